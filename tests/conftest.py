@@ -1,0 +1,34 @@
+"""Shared pytest fixtures for minclip's tests."""
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def jupyter_book_exe() -> Path:
+    """The `jupyter-book` script of the interpreter running the tests (the .venv's under `make test`)."""
+    exe = Path(sys.executable).parent / "jupyter-book"
+    assert exe.exists(), (
+        f"jupyter-book not found next to {sys.executable}; install the dev extra: pip install -e '.[dev]'"
+    )
+    return exe
+
+
+@pytest.fixture(scope="module")
+def built_book(tmp_path_factory) -> Path:
+    """Build the book as `make book` does (-W -n: any warning fails) into a temporary folder; return html/.
+
+    Module-scoped: every test of a module that asks for it shares one build (a few seconds with committed
+    outputs, since the book never executes notebooks).
+    """
+    out = tmp_path_factory.mktemp("book")
+    cmd = [str(jupyter_book_exe()), "build", "-W", "-n", "--keep-going", str(REPO), "--path-output", str(out)]
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=900)
+    assert proc.returncode == 0, (
+        f"book build failed ({' '.join(cmd)}):\n{proc.stdout[-6000:]}\n{proc.stderr[-6000:]}"
+    )
+    return out / "_build" / "html"
