@@ -1,0 +1,139 @@
+"""Attention, the transformer CLIP uses for text (and for the ViT), and the attention pooling of its ResNet.
+
+Follows Radford et al. 2021 (section 2.4) and openai/CLIP's model.py: pre-LayerNorm residual blocks
+(Radford et al. 2019) with QuickGELU (Hendrycks & Gimpel 2016, the sigmoid approximation x * sigmoid(1.702 x))
+and a 4x MLP. Attention is scaled dot-product attention (Vaswani et al. 2017) computed with
+``F.scaled_dot_product_attention``; the parameters keep the names and layout of ``nn.MultiheadAttention``
+(``in_proj_weight``, ``in_proj_bias``, ``out_proj``) so OpenAI's checkpoints load by name.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+
+class QuickGELU(nn.Module):
+    """GELU approximated by x * sigmoid(1.702 x), the activation OpenAI's CLIP weights were trained with."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x * torch.sigmoid(1.702 * x)
+
+
+class LayerNorm(nn.LayerNorm):
+    """LayerNorm that computes in float32 whatever the input dtype, then casts back (stable under fp16)."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        weight = self.weight.float() if self.weight is not None else None
+        bias = self.bias.float() if self.bias is not None else None
+        return F.layer_norm(x.float(), self.normalized_shape, weight, bias, self.eps).to(x.dtype)
+
+
+class MultiheadAttention(nn.Module):
+    """Multi-head attention over batch-first inputs, with nn.MultiheadAttention's parameter names.
+
+    softmax(Q K^T / sqrt(d_head) + mask) V per head, where [Q; K; V] = x W_in^T + b_in, then out_proj.
+    """
+
+    def __init__(self, d_model: int, n_head: int):
+        super().__init__()
+        if d_model % n_head:
+            raise ValueError(f"width {d_model} is not divisible by {n_head} heads")
+        self.n_head = n_head
+        self.in_proj_weight = nn.Parameter(torch.empty(3 * d_model, d_model))
+        self.in_proj_bias = nn.Parameter(torch.zeros(3 * d_model))
+        self.out_proj = nn.Linear(d_model, d_model)
+        nn.init.xavier_uniform_(self.in_proj_weight)
+        nn.init.zeros_(self.out_proj.bias)
+
+    def forward(
+        self, query: torch.Tensor, key: torch.Tensor, value: torch.Tensor, attn_mask: torch.Tensor | None = None
+    ) -> torch.Tensor:
+        B, Tq, C = query.shape
+        w_q, w_k, w_v = self.in_proj_weight.chunk(3)
+        b_q, b_k, b_v = self.in_proj_bias.chunk(3)
+        q, k, v = F.linear(query, w_q, b_q), F.linear(key, w_k, b_k), F.linear(value, w_v, b_v)  # (B, T, C)
+        q, k, v = (t.view(B, -1, self.n_head, C // self.n_head).transpose(1, 2) for t in (q, k, v))  # (B, nh, T, hs)
+        if attn_mask is not None:
+            attn_mask = attn_mask.to(q.dtype)
+        y = F.scaled_dot_product_attention(q, k, v, attn_mask=attn_mask)  # (B, nh, Tq, hs)
+        return self.out_proj(y.transpose(1, 2).reshape(B, Tq, C))  # (B, Tq, C)
+
+
+class ResidualAttentionBlock(nn.Module):
+    """x + attn(ln_1(x)), then x + mlp(ln_2(x)): the pre-LN transformer block."""
+
+    def __init__(self, d_model: int, n_head: int):
+        super().__init__()
+        self.ln_1 = LayerNorm(d_model)
+        self.attn = MultiheadAttention(d_model, n_head)
+        self.ln_2 = LayerNorm(d_model)
+        self.mlp = nn.Sequential(
+            OrderedDict(
+                c_fc=nn.Linear(d_model, 4 * d_model),
+                gelu=QuickGELU(),
+                c_proj=nn.Linear(4 * d_model, d_model),
+            )
+        )
+
+    def forward(self, x: torch.Tensor, attn_mask: torch.Tensor | None = None) -> torch.Tensor:
+        h = self.ln_1(x)
+        x = x + self.attn(h, h, h, attn_mask=attn_mask)
+        return x + self.mlp(self.ln_2(x))
+
+
+class Transformer(nn.Module):
+    """A stack of `layers` residual attention blocks of the same width, batch first: (B, T, C) -> (B, T, C)."""
+
+    def __init__(self, width: int, layers: int, heads: int):
+        super().__init__()
+        self.width, self.layers = width, layers
+        self.resblocks = nn.Sequential(*[ResidualAttentionBlock(width, heads) for _ in range(layers)])
+
+    def forward(self, x: torch.Tensor, attn_mask: torch.Tensor | None = None) -> torch.Tensor:
+        for block in self.resblocks:
+            x = block(x, attn_mask)
+        return x
+
+
+def causal_mask(context_length: int) -> torch.Tensor:
+    """Additive mask (T, T): 0 on and below the diagonal, -inf above, so token t attends to tokens <= t."""
+    return torch.full((context_length, context_length), float("-inf")).triu_(1)
+
+
+class AttentionPool2d(nn.Module):
+    """Attention pooling: one query, the mean of the feature map, attends over every spatial position.
+
+    Replaces the ResNet's global average pool (Radford et al. 2021, section 2.4). Input (B, C, H, W) with
+    H = W = spacial_dim; output (B, output_dim). `return_attention=True` also returns the weights
+    (B, heads, H*W + 1): how much the query looks at the mean token (index 0) and at each position.
+    """
+
+    def __init__(self, spacial_dim: int, embed_dim: int, num_heads: int, output_dim: int | None = None):
+        super().__init__()
+        self.positional_embedding = nn.Parameter(torch.randn(spacial_dim**2 + 1, embed_dim) / embed_dim**0.5)
+        self.k_proj = nn.Linear(embed_dim, embed_dim)
+        self.q_proj = nn.Linear(embed_dim, embed_dim)
+        self.v_proj = nn.Linear(embed_dim, embed_dim)
+        self.c_proj = nn.Linear(embed_dim, output_dim or embed_dim)
+        self.num_heads = num_heads
+
+    def forward(self, x: torch.Tensor, return_attention: bool = False):
+        B, C, H, W = x.shape
+        x = x.flatten(2).transpose(1, 2)  # (B, HW, C)
+        x = torch.cat([x.mean(dim=1, keepdim=True), x], dim=1)  # (B, HW+1, C): the mean goes first
+        x = x + self.positional_embedding.to(x.dtype)
+        nh, hs = self.num_heads, C // self.num_heads
+        q = self.q_proj(x[:, :1]).view(B, 1, nh, hs).transpose(1, 2)  # (B, nh, 1, hs)
+        k = self.k_proj(x).view(B, -1, nh, hs).transpose(1, 2)  # (B, nh, HW+1, hs)
+        v = self.v_proj(x).view(B, -1, nh, hs).transpose(1, 2)  # (B, nh, HW+1, hs)
+        if return_attention:
+            att = (q @ k.transpose(-2, -1) * hs**-0.5).softmax(dim=-1)  # (B, nh, 1, HW+1)
+            y = att @ v
+        else:
+            y = F.scaled_dot_product_attention(q, k, v)  # (B, nh, 1, hs)
+        out = self.c_proj(y.transpose(1, 2).reshape(B, C))  # (B, output_dim)
+        return (out, att.squeeze(2)) if return_attention else out
