@@ -1,11 +1,14 @@
 """minclip: OpenAI's CLIP (Radford et al. 2021) rebuilt from scratch in PyTorch, one concept per module.
 
-The public API mirrors openai/CLIP where one exists (`minclip.tokenize`, `model.encode_image`,
-`model.encode_text`, `model(image, text)`); this file only re-exports it.
+The public API mirrors openai/CLIP where one exists (`minclip.load`, `minclip.tokenize`,
+`minclip.available_models`, `model.encode_image`, `model.encode_text`, `model(image, text)`); this file only
+re-exports it.
 """
 
+from minclip.load import available_models, load, save_checkpoint
 from minclip.model import CLIP, CLIPConfig, build_model
 from minclip.tokenizer import BPETokenizer, tokenize
 
-__all__ = ["BPETokenizer", "CLIP", "CLIPConfig", "build_model", "tokenize"]
+__all__ = ["BPETokenizer", "CLIP", "CLIPConfig", "available_models", "build_model", "load", "save_checkpoint",
+           "tokenize"]
 __version__ = "0.1.0"

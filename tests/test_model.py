@@ -50,9 +50,17 @@ def test_architecture_inferred_from_state_dict(reference):
     assert set(ours.state_dict()) == set(sd)
 
 
-def test_same_numbers_as_open_clip(reference):
+@pytest.mark.parametrize("layout", ["openai", "open_clip_training"])
+def test_same_numbers_as_open_clip(reference, tmp_path, layout):
+    """Saved as a state dict (OpenAI's layout, or open_clip's {"state_dict": {"module." + name}}), loaded
+    through minclip.load: the same features and logits as open_clip's model."""
     model, config, _, _ = reference
-    ours = build_model(model.state_dict())
+    sd = model.state_dict()
+    if layout == "open_clip_training":
+        sd = {"epoch": 3, "state_dict": {"module." + k: v for k, v in sd.items()}}
+    torch.save(sd, tmp_path / "model.pt")
+    ours, preprocess = minclip.load(tmp_path / "model.pt", device="cpu")
+    assert ours.config == config and not ours.training
     torch.manual_seed(2)
     images = torch.randn(3, 3, 224, 224)
     texts = ["a photo of a dog.", "a diagram", "an ankle boot on a white background, product photo"]

@@ -1,0 +1,201 @@
+"""Reading and writing CLIP checkpoints, safely, and CLIP's image preprocessing.
+
+`load` mirrors openai/CLIP's `clip.load`: it returns the model and its preprocessing transform. It reads
+OpenAI-layout state dicts saved with `torch.save`, openai/CLIP's released TorchScript archives, OpenCLIP's
+checkpoints (a bare state dict or {"state_dict": ...}, with or without DDP's "module." prefix), and minclip's
+own safetensors files, which carry their config and tokenizer. Nothing here executes code from a file:
+pickles go through PyTorch's weights-only unpickler, and TorchScript archives through a restricted unpickler
+that only rebuilds tensors (their code is never compiled or run).
+"""
+
+from __future__ import annotations
+
+import json
+import pickle
+import re
+import zipfile
+from pathlib import Path
+
+import torch
+from torchvision import transforms
+
+from minclip.model import CLIP, CLIPConfig, build_model
+from minclip.tokenizer import BPETokenizer
+
+# OpenAI's preprocessing constants (openai/CLIP, clip.py): the mean and std of its training images, per channel
+OPENAI_MEAN = (0.48145466, 0.4578275, 0.40821073)
+OPENAI_STD = (0.26862954, 0.26130258, 0.27577711)
+MINCLIP_FORMAT = "minclip-checkpoint-1"
+_EXTRA_KEYS = ("input_resolution", "context_length", "vocab_size")  # stored beside the weights by openai/CLIP
+
+# name -> checkpoint file shipped in data/ (the book's trained models are added here as they are committed)
+_MODELS: dict[str, Path] = {}
+
+
+def available_models() -> list[str]:
+    """Names `load` accepts besides file paths: the checkpoints shipped with minclip."""
+    return sorted(name for name, path in _MODELS.items() if path.exists())
+
+
+def _to_rgb(image):
+    return image.convert("RGB")
+
+
+def preprocess_for(resolution: int) -> transforms.Compose:
+    """CLIP's transform: bicubic resize of the short side, centre crop, RGB, to tensor, OpenAI's normalisation."""
+    return transforms.Compose([
+        transforms.Resize(resolution, interpolation=transforms.InterpolationMode.BICUBIC),
+        transforms.CenterCrop(resolution),
+        _to_rgb,
+        transforms.ToTensor(),
+        transforms.Normalize(OPENAI_MEAN, OPENAI_STD),
+    ])
+
+
+# ----------------------------------------------------------------------------------------------------------
+# minclip's own format
+
+
+def save_checkpoint(model: CLIP, path: str | Path, metadata: dict[str, str] | None = None) -> None:
+    """Write `model` as safetensors, with its config and tokenizer (merges) in the file's metadata."""
+    from safetensors.torch import save_file
+
+    tok = model.tokenizer
+    meta = {"format": MINCLIP_FORMAT, "config": json.dumps(model.config.to_dict())}
+    if tok is not None:
+        meta["tokenizer_merges"] = "\n".join(f"{a} {b}" for a, b in tok.merges)
+        meta["tokenizer_special"] = " ".join(tok.special_tokens)
+    meta.update(metadata or {})
+    state = {k: v.detach().contiguous().cpu() for k, v in model.state_dict().items()}
+    save_file(state, str(path), metadata=meta)
+
+
+def _read_safetensors(path: Path):
+    from safetensors import safe_open
+
+    with safe_open(str(path), framework="pt") as f:
+        meta = f.metadata() or {}
+        state = {k: f.get_tensor(k) for k in f.keys()}
+    config = tokenizer = None
+    if meta.get("format") == MINCLIP_FORMAT:
+        config = CLIPConfig(**json.loads(meta["config"]))
+        if "tokenizer_merges" in meta:
+            merges = [tuple(line.split(" ")) for line in meta["tokenizer_merges"].split("\n") if line]
+            tokenizer = BPETokenizer(merges, meta["tokenizer_special"].split())
+    return state, config, tokenizer
+
+
+# ----------------------------------------------------------------------------------------------------------
+# TorchScript archives, read without running them
+
+
+class _ScriptObject:
+    """Stands in for a pickled TorchScript module: keeps its attributes, runs nothing."""
+
+    def __setstate__(self, state):
+        self.__dict__["state"] = state if isinstance(state, dict) else {}
+
+
+_STORAGE_DTYPES = {
+    "FloatStorage": torch.float32, "HalfStorage": torch.float16, "BFloat16Storage": torch.bfloat16,
+    "DoubleStorage": torch.float64, "LongStorage": torch.int64, "IntStorage": torch.int32,
+    "ShortStorage": torch.int16, "CharStorage": torch.int8, "ByteStorage": torch.uint8, "BoolStorage": torch.bool,
+}
+
+
+class _TensorsOnlyUnpickler(pickle.Unpickler):
+    _allowed = {("torch._utils", "_rebuild_tensor_v2"), ("collections", "OrderedDict")}
+
+    def __init__(self, file, archive: zipfile.ZipFile, prefix: str):
+        super().__init__(file)
+        self.archive, self.prefix = archive, prefix
+
+    def find_class(self, module, name):
+        if module.startswith("__torch__.") or module == "__torch__":
+            return type(name, (_ScriptObject,), {})
+        if (module, name) in self._allowed:
+            return getattr(__import__(module, fromlist=[name]), name)
+        if module == "torch" and name in _STORAGE_DTYPES:
+            return name  # persistent_load turns the storage's name into its dtype
+        raise pickle.UnpicklingError(f"refusing to load {module}.{name}: only tensors may come from a checkpoint")
+
+    def persistent_load(self, pid):
+        kind, storage_type, key, _location, numel = pid
+        if kind != "storage":
+            raise pickle.UnpicklingError(f"unknown persistent id {kind!r}")
+        data = self.archive.read(f"{self.prefix}data/{key}")
+        dtype = _STORAGE_DTYPES[storage_type]
+        storage = torch.UntypedStorage.from_buffer(data, dtype=torch.uint8) if data else torch.UntypedStorage(0)
+        return torch.storage.TypedStorage(wrap_storage=storage, dtype=dtype, _internal=True)
+
+
+def _collect(obj, prefix: str, out: dict):
+    for name, value in obj.state.items():
+        if isinstance(value, torch.Tensor):
+            out[prefix + name] = value
+        elif isinstance(value, _ScriptObject):
+            _collect(value, f"{prefix}{name}.", out)
+
+
+def _read_torchscript(path: Path, archive: zipfile.ZipFile) -> dict:
+    pkl = [n for n in archive.namelist() if n.endswith("data.pkl") and n.count("/") == 1]
+    if not pkl:
+        raise ValueError(f"{path}: a zip archive without data.pkl is not a PyTorch checkpoint")
+    prefix = pkl[0][: -len("data.pkl")]
+    with archive.open(pkl[0]) as f:
+        root = _TensorsOnlyUnpickler(f, archive, prefix).load()
+    state: dict = {}
+    _collect(root, "", state)
+    # TorchScript keeps plain tensor attributes (the attention masks) beside parameters and buffers
+    return {k: v for k, v in state.items() if not k.endswith("attn_mask")}
+
+
+# ----------------------------------------------------------------------------------------------------------
+# any checkpoint
+
+
+def read_checkpoint(path: str | Path) -> tuple[dict, CLIPConfig | None, BPETokenizer | None]:
+    """(state dict in OpenAI's layout, config if the file has one, tokenizer if the file has one)."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"no checkpoint file at {path}")
+    with open(path, "rb") as f:
+        head = f.read(16)
+    if len(head) >= 9 and head[8:9] == b"{":  # safetensors: 8-byte header length, then JSON
+        return _read_safetensors(path)
+    if zipfile.is_zipfile(path):
+        with zipfile.ZipFile(path) as archive:
+            if any("/code/" in n for n in archive.namelist()):
+                return _read_torchscript(path, archive), None, None
+    try:
+        obj = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as err:  # noqa: BLE001 (torch raises many types for a file that is no checkpoint)
+        found = re.search(r"GLOBAL ([\w.]+)", str(err))  # the weights-only unpickler names what it blocked
+        if found:
+            raise ValueError(f"{path}: refused: the file holds pickled code or objects ({found.group(1)}), not only "
+                             "tensors, and minclip never executes code from a checkpoint") from None
+        raise ValueError(f"{path}: not a readable PyTorch checkpoint ({type(err).__name__})") from None
+    if isinstance(obj, dict) and isinstance(obj.get("state_dict"), dict):  # open_clip's training checkpoints
+        obj = obj["state_dict"]
+    if not isinstance(obj, dict) or not all(isinstance(v, torch.Tensor) for v in obj.values()):
+        raise ValueError(f"{path}: expected a state dict (names -> tensors), got {type(obj).__name__}")
+    if obj and all(k.startswith("module.") for k in obj):  # saved from DistributedDataParallel
+        obj = {k.removeprefix("module."): v for k, v in obj.items()}
+    return obj, None, None
+
+
+def load(name_or_path: str | Path, device: str | torch.device | None = None) -> tuple[CLIP, transforms.Compose]:
+    """Load a CLIP checkpoint by name (`available_models()`) or path; return (model in eval mode, preprocess)."""
+    path = _MODELS.get(str(name_or_path), Path(name_or_path))
+    if not path.is_file():
+        raise FileNotFoundError(f"{name_or_path!r} is neither a model name ({available_models()}) nor a "
+                                "checkpoint file")
+    state, config, tokenizer = read_checkpoint(path)
+    state = {k: v for k, v in state.items() if k not in _EXTRA_KEYS}
+    try:
+        model = build_model(state, config=config, tokenizer=tokenizer)
+    except ValueError as err:
+        raise ValueError(f"{path}: {err}") from None
+    device = device or ("cuda" if torch.cuda.is_available() else "cpu")
+    model = model.to(device).eval()
+    return model, preprocess_for(model.config.image_resolution)
