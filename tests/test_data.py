@@ -1,6 +1,7 @@
 """Tests for minclip.data: finding, loading and rejecting Fashion-MNIST idx files (offline, on tiny fakes)."""
 
 import gzip
+import os
 from pathlib import Path
 
 import numpy as np
@@ -62,12 +63,15 @@ def test_import_has_no_side_effects(tmp_path):
     import subprocess
     import sys
 
-    code = "import minclip.data, sys; print('torchvision' in sys.modules)"
-    out = subprocess.run(
-        [sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True, check=True
-    )
-    assert out.stdout.strip() == "False"  # torchvision (the downloader) is imported only on demand
-    assert list(tmp_path.iterdir()) == []
+    data_dir = Path(data.__file__).resolve().parents[1] / "data"
+    before = sorted(p.name for p in data_dir.iterdir())
+    code = "import minclip, minclip.data; print('ok')"
+    env = {**os.environ, "MINCLIP_DATA": str(tmp_path / "env-data")}
+    out = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True, check=True,
+                         env=env)
+    assert out.stdout.strip() == "ok" and out.stderr == ""
+    assert list(tmp_path.iterdir()) == []  # nothing written where it runs, nothing downloaded
+    assert sorted(p.name for p in data_dir.iterdir()) == before
 
 
 @pytest.mark.parametrize("split", ["train", "test"])
