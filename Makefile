@@ -5,6 +5,7 @@
 #   make notebooks  re-execute every chapter in place (scripts/execute_notebooks.py)
 #   make data       make Fashion-MNIST available (python -m minclip.data)
 #   make bench      print the tokenizer benchmark
+#   make bench-model print the model benchmark (forward+backward against open_clip; minutes)
 #   make clean      remove build outputs and caches (keeps .venv; `make distclean` removes it too)
 
 PYTHON ?= python3
@@ -16,7 +17,7 @@ BIN := $(VENV)/bin
 PYPROJECT_SHA := $(shell $(PYTHON) -c "import hashlib; print(hashlib.sha256(open('pyproject.toml', 'rb').read()).hexdigest()[:16])")
 STAMP := $(VENV)/.installed-$(PYPROJECT_SHA)
 
-.PHONY: app test lint book notebooks data bench clean distclean venv
+.PHONY: app test lint book notebooks data bench bench-model clean distclean venv
 
 app: book
 	@echo ""
@@ -41,6 +42,9 @@ data: venv
 
 bench: venv
 	$(BIN)/python benchmarks/bench_tokenizer.py
+
+bench-model: venv
+	$(BIN)/python benchmarks/bench_model.py
 
 venv: $(STAMP)
 

@@ -73,15 +73,21 @@ def save_checkpoint(model: CLIP, path: str | Path, metadata: dict[str, str] | No
 def _read_safetensors(path: Path):
     from safetensors import safe_open
 
-    with safe_open(str(path), framework="pt") as f:
-        meta = f.metadata() or {}
-        state = {k: f.get_tensor(k) for k in f.keys()}
+    try:
+        with safe_open(str(path), framework="pt") as f:
+            meta = f.metadata() or {}
+            state = {k: f.get_tensor(k) for k in f.keys()}
+    except Exception as err:  # noqa: BLE001 (safetensors raises its own error type for damaged files)
+        raise ValueError(f"{path}: not a readable safetensors file ({err})") from None
     config = tokenizer = None
     if meta.get("format") == MINCLIP_FORMAT:
-        config = CLIPConfig(**json.loads(meta["config"]))
-        if "tokenizer_merges" in meta:
-            merges = [tuple(line.split(" ")) for line in meta["tokenizer_merges"].split("\n") if line]
-            tokenizer = BPETokenizer(merges, meta["tokenizer_special"].split())
+        try:
+            config = CLIPConfig(**json.loads(meta["config"]))
+            if "tokenizer_merges" in meta:
+                merges = [tuple(line.split(" ")) for line in meta["tokenizer_merges"].split("\n") if line]
+                tokenizer = BPETokenizer(merges, meta["tokenizer_special"].split())
+        except (KeyError, TypeError, ValueError) as err:
+            raise ValueError(f"{path}: damaged minclip metadata ({type(err).__name__}: {err})") from None
     return state, config, tokenizer
 
 
@@ -103,6 +109,10 @@ _STORAGE_DTYPES = {
 }
 
 
+class _Refused(pickle.UnpicklingError):
+    """A pickle asked for something other than tensors."""
+
+
 class _TensorsOnlyUnpickler(pickle.Unpickler):
     _allowed = {("torch._utils", "_rebuild_tensor_v2"), ("collections", "OrderedDict")}
 
@@ -117,7 +127,7 @@ class _TensorsOnlyUnpickler(pickle.Unpickler):
             return getattr(__import__(module, fromlist=[name]), name)
         if module == "torch" and name in _STORAGE_DTYPES:
             return name  # persistent_load turns the storage's name into its dtype
-        raise pickle.UnpicklingError(f"refusing to load {module}.{name}: only tensors may come from a checkpoint")
+        raise _Refused(f"refusing to load {module}.{name}: only tensors may come from a checkpoint")
 
     def persistent_load(self, pid):
         kind, storage_type, key, _location, numel = pid
@@ -142,10 +152,15 @@ def _read_torchscript(path: Path, archive: zipfile.ZipFile) -> dict:
     if not pkl:
         raise ValueError(f"{path}: a zip archive without data.pkl is not a PyTorch checkpoint")
     prefix = pkl[0][: -len("data.pkl")]
-    with archive.open(pkl[0]) as f:
-        root = _TensorsOnlyUnpickler(f, archive, prefix).load()
-    state: dict = {}
-    _collect(root, "", state)
+    try:
+        with archive.open(pkl[0]) as f:
+            root = _TensorsOnlyUnpickler(f, archive, prefix).load()
+        state: dict = {}
+        _collect(root, "", state)
+    except _Refused as err:
+        raise ValueError(f"{path}: refused: {err}; minclip never executes code from a checkpoint") from None
+    except Exception as err:  # noqa: BLE001 (a damaged archive fails in many ways)
+        raise ValueError(f"{path}: not a readable TorchScript archive ({type(err).__name__}: {err})") from None
     # TorchScript keeps plain tensor attributes (the attention masks) beside parameters and buffers
     return {k: v for k, v in state.items() if not k.endswith("attn_mask")}
 
