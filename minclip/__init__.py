@@ -6,9 +6,10 @@ re-exports it.
 """
 
 from minclip.load import available_models, load, save_checkpoint
+from minclip.loss import ClipLoss, clamp_logit_scale, clip_loss
 from minclip.model import CLIP, CLIPConfig, build_model
 from minclip.tokenizer import BPETokenizer, tokenize
 
-__all__ = ["BPETokenizer", "CLIP", "CLIPConfig", "available_models", "build_model", "load", "save_checkpoint",
-           "tokenize"]
+__all__ = ["BPETokenizer", "CLIP", "CLIPConfig", "ClipLoss", "available_models", "build_model", "clamp_logit_scale",
+           "clip_loss", "load", "save_checkpoint", "tokenize"]
 __version__ = "0.1.0"
