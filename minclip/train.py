@@ -1,0 +1,252 @@
+"""Training CLIP: the loop, its schedule, checkpoints that resume exactly, and the command line.
+
+Follows Radford et al. 2021, section 2.5: AdamW (Loshchilov & Hutter 2017) with decoupled weight decay on all
+weights except gains and biases, a cosine learning-rate schedule (Loshchilov & Hutter 2016) after a linear
+warm-up, the learned temperature clipped at 100, and mixed precision on GPUs. Gradient clipping is an addition
+of ours (open_clip offers it too) that keeps small-batch CPU runs stable.
+
+Command line:  python -m minclip.train --preset cpu --dataset fashion-mnist --epochs 3 --out runs/cpu
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import random
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import torch
+from tqdm.auto import tqdm
+
+from minclip.loss import clamp_logit_scale, clip_loss
+from minclip.model import CLIP
+
+
+class TrainingDiverged(RuntimeError):
+    """The loss became NaN or infinite; the last good checkpoint is kept."""
+
+
+@dataclass
+class TrainConfig:
+    epochs: int = 3
+    batch_size: int = 128
+    lr: float = 1e-3
+    weight_decay: float = 0.1
+    warmup_steps: int = 100
+    grad_clip: float = 1.0
+    seed: int = 0
+    max_steps: int | None = None  # stop early (tests, quick looks); None: run every epoch
+    device: str | None = None  # None: CUDA, then Apple MPS, then CPU
+    amp: bool = True  # bf16 autocast on CUDA
+    compile: bool = False  # torch.compile the model (CUDA)
+    extra: dict = field(default_factory=dict)  # free-form notes stored in the checkpoint
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def pick_device(name: str | None = None) -> torch.device:
+    if name:
+        return torch.device(name)
+    if torch.cuda.is_available():
+        return torch.device("cuda")
+    if getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():
+        return torch.device("mps")
+    return torch.device("cpu")
+
+
+def param_groups(model: torch.nn.Module, weight_decay: float) -> list[dict]:
+    """Weight decay on matrices and filters only: gains, biases and the temperature (ndim < 2) are exempt."""
+    decay = [p for p in model.parameters() if p.requires_grad and p.ndim >= 2]
+    no_decay = [p for p in model.parameters() if p.requires_grad and p.ndim < 2]
+    return [{"params": decay, "weight_decay": weight_decay}, {"params": no_decay, "weight_decay": 0.0}]
+
+
+def learning_rate(step: int, total: int, warmup: int, base: float) -> float:
+    """Linear warm-up over `warmup` steps, then a cosine decay to zero at `total`."""
+    if step < warmup:
+        return base * (step + 1) / warmup
+    progress = (step - warmup) / max(1, total - warmup)
+    return base * 0.5 * (1 + math.cos(math.pi * min(1.0, progress)))
+
+
+def epoch_order(n: int, seed: int, epoch: int) -> torch.Tensor:
+    """The shuffled order of the dataset in `epoch`: a pure function of (seed, epoch), so resuming replays it."""
+    return torch.randperm(n, generator=torch.Generator().manual_seed(seed * 1_000_003 + epoch))
+
+
+# ----------------------------------------------------------------------------------------------------------
+# checkpoints
+
+
+def save_training_state(path: Path, model: CLIP, optimizer, step: int, epoch: int, config: TrainConfig,
+                        history: list[dict]) -> None:
+    """Write atomically: a temporary file in the same folder, then a rename, so a crash never leaves half a file."""
+    state = {
+        "model": model.state_dict(), "optimizer": optimizer.state_dict(), "step": step, "epoch": epoch,
+        "model_config": model.config.to_dict(), "train_config": config.to_dict(), "history": history,
+        "tokenizer_merges": [list(m) for m in model.tokenizer.merges] if model.tokenizer is not None else None,
+        "torch_rng": torch.get_rng_state(),
+    }
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    torch.save(state, tmp)
+    os.replace(tmp, path)
+
+
+def load_training_state(path: Path) -> dict:
+    """Read a checkpoint written by `save_training_state` (weights-only unpickling: no code runs)."""
+    try:
+        return torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as err:  # noqa: BLE001 (a damaged or foreign file fails in many ways)
+        raise ValueError(f"{path}: not a minclip training checkpoint ({type(err).__name__}); "
+                         "start without --resume or point --out at another folder") from None
+
+
+# ----------------------------------------------------------------------------------------------------------
+# the loop
+
+
+def train(model: CLIP, dataset, config: TrainConfig, out_dir: str | Path, resume: bool = False,
+          evaluate=None, progress: bool = True) -> list[dict]:
+    """Train `model` on `dataset` (items (image, caption, label)); checkpoint to out_dir/last.pt each epoch.
+
+    `evaluate(model) -> dict` runs after each epoch; its figures go into the returned history. With
+    `resume=True` training continues from out_dir/last.pt exactly where it stopped (same data order, captions,
+    optimiser state and schedule). A NaN or infinite loss raises TrainingDiverged and keeps the last good
+    checkpoint; Ctrl-C saves the current state first.
+    """
+    from minclip.datasets import collate
+
+    out_dir, ckpt = Path(out_dir), Path(out_dir) / "last.pt"
+    device = pick_device(config.device)
+    torch.manual_seed(config.seed)
+    random.seed(config.seed)
+    model.to(device).train()
+    optimizer = torch.optim.AdamW(param_groups(model, config.weight_decay), lr=config.lr, betas=(0.9, 0.98),
+                                  eps=1e-6)
+    steps_per_epoch = len(dataset) // config.batch_size
+    if steps_per_epoch == 0:
+        raise ValueError(f"the dataset has {len(dataset)} items, fewer than one batch of {config.batch_size}")
+    total = config.epochs * steps_per_epoch if config.max_steps is None else min(config.max_steps,
+                                                                                  config.epochs * steps_per_epoch)
+    step, history = 0, []
+    if resume and ckpt.exists():
+        state = load_training_state(ckpt)
+        model.load_state_dict(state["model"])
+        optimizer.load_state_dict(state["optimizer"])
+        step, history = state["step"], state["history"]
+        torch.set_rng_state(state["torch_rng"])
+    elif resume:
+        raise FileNotFoundError(f"--resume: no checkpoint at {ckpt}")
+    use_amp = config.amp and device.type == "cuda"
+    forward = torch.compile(model) if config.compile else model
+
+    bar = tqdm(total=total, initial=step, desc="training", disable=not progress)
+    try:
+        while step < total:
+            epoch, position = divmod(step, steps_per_epoch)
+            if hasattr(dataset, "set_epoch"):
+                dataset.set_epoch(epoch)
+            order = epoch_order(len(dataset), config.seed, epoch)
+            for b in range(position, steps_per_epoch):
+                if step >= total:
+                    break
+                started = time.perf_counter()
+                images, captions, _ = collate([dataset[int(i)] for i in
+                                               order[b * config.batch_size:(b + 1) * config.batch_size]])
+                images = images.to(device, non_blocking=True)
+                tokens = model.tokenize(captions, truncate=True).to(device, non_blocking=True)
+                for group in optimizer.param_groups:
+                    group["lr"] = learning_rate(step, total, config.warmup_steps, config.lr)
+                with torch.autocast(device.type, dtype=torch.bfloat16, enabled=use_amp):
+                    loss = clip_loss(forward.encode_image(images), forward.encode_text(tokens),
+                                     model.logit_scale.exp())
+                if not torch.isfinite(loss):
+                    raise TrainingDiverged(
+                        f"the loss became {loss.item()} at step {step}; the last good checkpoint is kept at "
+                        f"{ckpt if ckpt.exists() else '(none yet)'}. Lower the learning rate (--lr) or raise "
+                        "--warmup-steps, then resume with --resume.")
+                optimizer.zero_grad(set_to_none=True)
+                loss.backward()
+                if config.grad_clip:
+                    torch.nn.utils.clip_grad_norm_(model.parameters(), config.grad_clip)
+                optimizer.step()
+                clamp_logit_scale(model.logit_scale)
+                step += 1
+                bar.update(1)
+                bar.set_postfix(loss=f"{loss.item():.3f}", scale=f"{model.logit_scale.exp().item():.1f}",
+                                img_s=f"{len(images) / (time.perf_counter() - started):.0f}")
+            if step % steps_per_epoch == 0 or step >= total:
+                record = {"epoch": epoch + 1, "step": step, "loss": loss.item(),
+                          "logit_scale": model.logit_scale.exp().item()}
+                if evaluate is not None:
+                    model.eval()
+                    record.update(evaluate(model))
+                    model.train()
+                history.append(record)
+                save_training_state(ckpt, model, optimizer, step, epoch + 1, config, history)
+    except KeyboardInterrupt:
+        save_training_state(ckpt, model, optimizer, step, step // steps_per_epoch, config, history)
+        bar.close()
+        print(f"interrupted at step {step}: saved {ckpt}; continue with --resume")
+        raise
+    bar.close()
+    model.eval()
+    (out_dir / "history.json").write_text(json.dumps(history, indent=1))
+    return history
+
+
+def main(argv: list[str] | None = None) -> int:
+    from minclip import datasets
+    from minclip.captions import CLASSNAMES, EVAL_TEMPLATES
+    from minclip.load import save_checkpoint
+    from minclip.model import PRESETS
+    from minclip.tokenizer import BPETokenizer
+    from minclip.zeroshot import zero_shot_classifier, zero_shot_eval
+
+    parser = argparse.ArgumentParser(description="Train a small CLIP (see the book's chapter 6).")
+    parser.add_argument("--preset", default="cpu", choices=sorted(PRESETS))
+    parser.add_argument("--dataset", default="fashion-mnist", choices=["fashion-mnist", "fashion-mnist-sample"])
+    parser.add_argument("--out", default="runs/cpu", help="folder for last.pt, history.json and model.safetensors")
+    parser.add_argument("--resume", action="store_true")
+    defaults = TrainConfig()
+    for name in ("epochs", "batch_size", "lr", "weight_decay", "warmup_steps", "grad_clip", "seed", "max_steps"):
+        kind = type(getattr(defaults, name)) if getattr(defaults, name) is not None else int
+        parser.add_argument("--" + name.replace("_", "-"), type=kind, default=getattr(defaults, name))
+    parser.add_argument("--device", default=None)
+    args = parser.parse_args(argv)
+    config = TrainConfig(**{k: getattr(args, k) for k in TrainConfig.__dataclass_fields__ if hasattr(args, k)})
+    model_config = PRESETS[args.preset]()
+    captions_file = Path(__file__).resolve().parents[1] / "data" / "captions.txt"
+    tokenizer = None
+    if model_config.vocab_size != 49408:
+        tokenizer = BPETokenizer.train(captions_file.read_text(encoding="utf-8").splitlines(),
+                                       vocab_size=model_config.vocab_size)
+    torch.manual_seed(config.seed)
+    model = CLIP(model_config, tokenizer=tokenizer)
+    resolution = model_config.image_resolution
+    if args.dataset == "fashion-mnist":
+        train_set = datasets.FashionMNISTPairs("train", resolution=resolution, seed=config.seed)
+        test_set = datasets.FashionMNISTPairs("test", resolution=resolution, seed=config.seed)
+    else:
+        train_set = test_set = datasets.FashionMNISTPairs.sample(resolution=resolution, seed=config.seed)
+
+    def evaluate(m):
+        classifier = zero_shot_classifier(m, CLASSNAMES, EVAL_TEMPLATES)
+        loader = torch.utils.data.DataLoader(test_set, batch_size=256, collate_fn=datasets.collate)
+        return zero_shot_eval(m, loader, classifier)
+
+    history = train(model, train_set, config, args.out, resume=args.resume, evaluate=evaluate)
+    save_checkpoint(model.cpu(), Path(args.out) / "model.safetensors",
+                    metadata={"history": json.dumps(history), "train_config": json.dumps(config.to_dict())})
+    print(json.dumps(history[-1]))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

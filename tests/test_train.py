@@ -1,0 +1,120 @@
+"""The training loop: schedule, weight decay groups, learning, exact resume after an interruption, NaN losses,
+checkpoints, and the command line on the committed Fashion-MNIST sample."""
+
+import json
+import math
+
+import pytest
+import torch
+
+import minclip
+from minclip.datasets import SyntheticShapes
+from minclip.model import CLIP, CLIPConfig
+from minclip.train import TrainConfig, TrainingDiverged, learning_rate, load_training_state, param_groups, train
+
+TINY = CLIPConfig(32, 32, (1, 1, 1, 1), 8, None, context_length=16, transformer_width=32, transformer_heads=1,
+                  transformer_layers=1)
+
+
+def tiny_model(seed=0):
+    torch.manual_seed(seed)
+    return CLIP(TINY)
+
+
+def small_config(**kw):
+    return TrainConfig(**{"epochs": 2, "batch_size": 8, "lr": 3e-3, "warmup_steps": 2, "device": "cpu", **kw})
+
+
+class Interrupting(torch.utils.data.Dataset):
+    """Wraps a dataset and raises KeyboardInterrupt once, the first time item `at_access` is fetched."""
+
+    def __init__(self, dataset, at_access):
+        self.dataset, self.at_access, self.calls = dataset, at_access, 0
+
+    def __len__(self):
+        return len(self.dataset)
+
+    def __getitem__(self, i):
+        self.calls += 1
+        if self.calls == self.at_access:
+            raise KeyboardInterrupt
+        return self.dataset[i]
+
+
+class Poisoned(Interrupting):
+    """Returns a NaN image from access `at_access` on."""
+
+    def __getitem__(self, i):
+        self.calls += 1
+        image, caption, label = self.dataset[i]
+        return (image * float("nan") if self.calls >= self.at_access else image), caption, label
+
+
+def test_schedule_and_groups():
+    lrs = [learning_rate(s, total=100, warmup=10, base=1.0) for s in range(100)]
+    assert lrs[0] == pytest.approx(0.1) and lrs[9] == pytest.approx(1.0) and lrs[10] == pytest.approx(1.0)
+    assert all(a >= b for a, b in zip(lrs[10:], lrs[11:])) and lrs[-1] < 0.001
+    assert learning_rate(55, total=100, warmup=10, base=1.0) == pytest.approx(0.5)
+    model = tiny_model()
+    decay, no_decay = param_groups(model, 0.1)
+    assert decay["weight_decay"] == 0.1 and no_decay["weight_decay"] == 0.0
+    assert all(p.ndim >= 2 for p in decay["params"]) and all(p.ndim < 2 for p in no_decay["params"])
+    assert any(p is model.logit_scale for p in no_decay["params"])
+    assert len(decay["params"]) + len(no_decay["params"]) == len(list(model.parameters()))
+
+
+def test_training_lowers_the_loss_and_checkpoints(tmp_path):
+    data = SyntheticShapes(64, resolution=32, seed=0)
+    model = tiny_model()
+    history = train(model, data, small_config(epochs=3), tmp_path, progress=False)
+    assert [h["epoch"] for h in history] == [1, 2, 3]
+    assert history[-1]["loss"] < math.log(8)  # below chance for a batch of 8
+    assert not list(tmp_path.glob("*.tmp")) and json.loads((tmp_path / "history.json").read_text()) == history
+    state = load_training_state(tmp_path / "last.pt")
+    assert state["step"] == 24 and state["epoch"] == 3
+    assert model.logit_scale.exp().item() <= 100.0
+
+
+def test_resume_after_interruption_is_exact(tmp_path):
+    straight = tiny_model()
+    train(straight, SyntheticShapes(48, resolution=32, seed=1), small_config(), tmp_path / "a", progress=False)
+    interrupted = Interrupting(SyntheticShapes(48, resolution=32, seed=1), at_access=8 * 8 + 3)  # in epoch 2
+    model = tiny_model()
+    with pytest.raises(KeyboardInterrupt):
+        train(model, interrupted, small_config(), tmp_path / "b", progress=False)
+    assert load_training_state(tmp_path / "b" / "last.pt")["step"] == 8
+    resumed = tiny_model(seed=123)  # different initial weights: everything must come from the checkpoint
+    train(resumed, SyntheticShapes(48, resolution=32, seed=1), small_config(), tmp_path / "b", resume=True,
+          progress=False)
+    for (name, a), b in zip(straight.state_dict().items(), resumed.state_dict().values()):
+        assert torch.equal(a, b), name
+
+
+def test_nan_loss_stops_and_keeps_the_last_good_checkpoint(tmp_path):
+    poisoned = Poisoned(SyntheticShapes(48, resolution=32, seed=2), at_access=6 * 8 + 1)  # epoch 2
+    with pytest.raises(TrainingDiverged, match="last good checkpoint is kept"):
+        train(tiny_model(), poisoned, small_config(), tmp_path, progress=False)
+    assert load_training_state(tmp_path / "last.pt")["step"] == 6
+
+
+def test_bad_resume(tmp_path):
+    with pytest.raises(FileNotFoundError, match="no checkpoint"):
+        train(tiny_model(), SyntheticShapes(16, resolution=32), small_config(), tmp_path, resume=True,
+              progress=False)
+    (tmp_path / "last.pt").write_bytes(b"not a checkpoint")
+    with pytest.raises(ValueError, match="not a minclip training checkpoint"):
+        train(tiny_model(), SyntheticShapes(16, resolution=32), small_config(), tmp_path, resume=True,
+              progress=False)
+    with pytest.raises(ValueError, match="fewer than one batch"):
+        train(tiny_model(), SyntheticShapes(4, resolution=32), small_config(), tmp_path / "c", progress=False)
+
+
+def test_command_line_on_the_committed_sample(tmp_path):
+    from minclip.train import main
+
+    assert main(["--dataset", "fashion-mnist-sample", "--out", str(tmp_path), "--max-steps", "2",
+                 "--batch-size", "16", "--epochs", "1", "--device", "cpu"]) == 0
+    model, preprocess = minclip.load(tmp_path / "model.safetensors", device="cpu")
+    assert model.config == CLIPConfig.cpu() and model.tokenizer.vocab_size == 2048
+    history = json.loads((tmp_path / "history.json").read_text())
+    assert history[-1]["step"] == 2 and 0.0 <= history[-1]["top1"] <= 1.0 and history[-1]["n"] == 1000
