@@ -3,8 +3,9 @@
 Run from the repository root:  make bench-model   (or  .venv/bin/python benchmarks/bench_model.py)
 
 For each architecture both models get identical weights; one step is forward (images and texts) + the
-CLIP loss + backward. It prints steps per second for each and the ratio (above 1: minclip is faster),
-after checking that both give the same logits.
+CLIP loss + backward. It prints seconds per step for each and the ratio (above 1: minclip is faster), after
+checking that both give the same logits, and the activation memory of a step: the bytes of the tensors
+autograd keeps for the backward pass (weights and optimiser state are the same for both and not counted).
 """
 
 import argparse
@@ -48,6 +49,25 @@ def step(model, images, tokens):
     model.zero_grad(set_to_none=True)
 
 
+def saved_activation_bytes(model, images, tokens):
+    """Bytes of the tensors autograd saves for the backward pass of one step: the activation memory."""
+    total, seen = 0, set()
+
+    def pack(t):
+        nonlocal total
+        key = (t.untyped_storage().data_ptr(), t.untyped_storage().nbytes())
+        if key not in seen:
+            seen.add(key)
+            total += key[1]
+        return t
+
+    with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
+        logits = logits_of(model, images, tokens)
+    logits.sum().backward()
+    model.zero_grad(set_to_none=True)
+    return total
+
+
 def timed(model, images, tokens, steps):
     step(model, images, tokens)  # warm-up
     start = time.perf_counter()
@@ -67,7 +87,8 @@ def main():
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     print(f"torch {torch.__version__}, open_clip {open_clip.__version__}, {args.threads} threads, CPU")
-    print(f"{'preset':9} {'batch':>5} {'minclip s/step':>15} {'open_clip s/step':>17} {'speed-up':>9}")
+    print(f"{'preset':9} {'batch':>5} {'minclip s/step':>15} {'open_clip s/step':>17} {'speed-up':>9} "
+          f"{'minclip MiB':>12} {'open_clip MiB':>14}")
     for name in args.presets:
         config = getattr(CLIPConfig, name)()
         torch.manual_seed(0)
@@ -83,7 +104,8 @@ def main():
             sys.exit(f"{name}: minclip and open_clip disagree; the benchmark is void")
         ours.train(), ref.train()
         t_ours, t_ref = timed(ours, images, tokens, args.steps), timed(ref, images, tokens, args.steps)
-        print(f"{name:9} {batch:5d} {t_ours:15.3f} {t_ref:17.3f} {t_ref / t_ours:8.2f}x")
+        m_ours, m_ref = (saved_activation_bytes(m, images, tokens) / 2**20 for m in (ours, ref))
+        print(f"{name:9} {batch:5d} {t_ours:15.3f} {t_ref:17.3f} {t_ref / t_ours:8.2f}x {m_ours:12.0f} {m_ref:14.0f}")
 
 
 if __name__ == "__main__":

@@ -28,8 +28,10 @@ OPENAI_STD = (0.26862954, 0.26130258, 0.27577711)
 MINCLIP_FORMAT = "minclip-checkpoint-1"
 _EXTRA_KEYS = ("input_resolution", "context_length", "vocab_size")  # stored beside the weights by openai/CLIP
 
-# name -> checkpoint file shipped in data/ (the book's trained models are added here as they are committed)
-_MODELS: dict[str, Path] = {}
+# name -> checkpoint shipped in the repository's data/models (trained by scripts/train_shipped_model.py; its JSON
+# file beside it records the command, settings, timings and test figures)
+_MODELS_DIR = Path(__file__).resolve().parents[1] / "data" / "models"
+_MODELS: dict[str, Path] = {"fashion-mnist-cpu": _MODELS_DIR / "fashion-mnist-cpu.safetensors"}
 
 
 def available_models() -> list[str]:

@@ -128,10 +128,12 @@ class CLIP(nn.Module):
         if text.shape[-1] != self.config.context_length:
             raise ValueError(f"text has {text.shape[-1]} tokens per row; this model reads "
                              f"{self.config.context_length} (use model.tokenize)")
-        x = self.token_embedding(text).to(self.dtype) + self.positional_embedding.to(self.dtype)  # (B, T, C)
-        x = self.ln_final(self.transformer(x, self.attn_mask))  # (B, T, C)
-        # the features of the end-of-text token, which has the largest id, so argmax finds it
-        x = x[torch.arange(x.shape[0], device=x.device), text.argmax(dim=-1)]  # (B, C)
+        eot = text.argmax(dim=-1)  # the end-of-text token has the largest id, so argmax finds it
+        # under the causal mask nothing after an end-of-text token reaches it: drop the padding after the last one
+        T = int(eot.max()) + 1 if len(text) else 1
+        x = self.token_embedding(text[:, :T]).to(self.dtype) + self.positional_embedding[:T].to(self.dtype)
+        x = self.ln_final(self.transformer(x, self.attn_mask[:T, :T]))  # (B, T, C)
+        x = x[torch.arange(x.shape[0], device=x.device), eot]  # (B, C): the features of the end-of-text token
         return x @ self.text_projection.to(x.dtype)  # (B, D)
 
     def forward(self, image: torch.Tensor, text: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:

@@ -5,7 +5,9 @@ weights except gains and biases, a cosine learning-rate schedule (Loshchilov & H
 warm-up, the learned temperature clipped at 100, and mixed precision on GPUs. Gradient clipping is an addition
 of ours (open_clip offers it too) that keeps small-batch CPU runs stable.
 
-Command line:  python -m minclip.train --preset cpu --dataset fashion-mnist --epochs 3 --out runs/cpu
+Command line:  python -m minclip.train --preset cpu --dataset fashion-mnist --epochs 1 --out runs/cpu
+Several GPUs:  torchrun --nproc-per-node 8 -m minclip.train --preset rn50 ...  (batch size is per process)
+With a ResNet, BatchNorm statistics stay per process (no SyncBatchNorm), as in open_clip's default.
 """
 
 from __future__ import annotations
@@ -14,15 +16,15 @@ import argparse
 import json
 import math
 import os
-import random
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import torch
+import torch.distributed as dist
 from tqdm.auto import tqdm
 
-from minclip.loss import clamp_logit_scale, clip_loss
+from minclip.loss import ClipLoss, clamp_logit_scale, clip_loss
 from minclip.model import CLIP
 
 
@@ -111,6 +113,17 @@ def load_training_state(path: Path) -> dict:
 # the loop
 
 
+class _Towers(torch.nn.Module):
+    """Both encoders behind one forward(), so DistributedDataParallel sees every parameter in use."""
+
+    def __init__(self, model: CLIP):
+        super().__init__()
+        self.model = model
+
+    def forward(self, images, tokens):
+        return self.model.encode_image(images), self.model.encode_text(tokens)
+
+
 def train(model: CLIP, dataset, config: TrainConfig, out_dir: str | Path, resume: bool = False,
           evaluate=None, progress: bool = True) -> list[dict]:
     """Train `model` on `dataset` (items (image, caption, label)); checkpoint to out_dir/last.pt each epoch.
@@ -118,22 +131,27 @@ def train(model: CLIP, dataset, config: TrainConfig, out_dir: str | Path, resume
     `evaluate(model) -> dict` runs after each epoch; its figures go into the returned history. With
     `resume=True` training continues from out_dir/last.pt exactly where it stopped (same data order, captions,
     optimiser state and schedule). A NaN or infinite loss raises TrainingDiverged and keeps the last good
-    checkpoint; Ctrl-C saves the current state first.
+    checkpoint; Ctrl-C saves the current state first. Inside an initialised torch.distributed group (torchrun),
+    each of the P processes takes `batch_size` items of every global batch of P * batch_size, gradients are
+    averaged by DistributedDataParallel over ClipLoss(local_loss=True, gather_with_grad=True), and process 0
+    alone evaluates and writes files.
     """
     from minclip.datasets import collate
 
+    distributed = dist.is_available() and dist.is_initialized() and dist.get_world_size() > 1
+    rank, world = (dist.get_rank(), dist.get_world_size()) if distributed else (0, 1)
     out_dir, ckpt = Path(out_dir), Path(out_dir) / "last.pt"
     device = pick_device(config.device)
     torch.manual_seed(config.seed)
-    random.seed(config.seed)
     model.to(device).train()
     optimizer = torch.optim.AdamW(param_groups(model, config.weight_decay), lr=config.lr, betas=(0.9, 0.98),
                                   eps=1e-6)
-    steps_per_epoch = len(dataset) // config.batch_size
+    global_batch = config.batch_size * world
+    steps_per_epoch = len(dataset) // global_batch
     if steps_per_epoch == 0:
-        raise ValueError(f"the dataset has {len(dataset)} items, fewer than one batch of {config.batch_size}")
-    total = config.epochs * steps_per_epoch if config.max_steps is None else min(config.max_steps,
-                                                                                  config.epochs * steps_per_epoch)
+        raise ValueError(f"the dataset has {len(dataset)} items, fewer than one batch of {global_batch}")
+    total = config.epochs * steps_per_epoch
+    total = total if config.max_steps is None else min(config.max_steps, total)
     step, history = 0, []
     if resume and ckpt.exists():
         state = load_training_state(ckpt)
@@ -143,10 +161,17 @@ def train(model: CLIP, dataset, config: TrainConfig, out_dir: str | Path, resume
         torch.set_rng_state(state["torch_rng"])
     elif resume:
         raise FileNotFoundError(f"--resume: no checkpoint at {ckpt}")
+    towers = _Towers(model)
+    if distributed:
+        towers = torch.nn.parallel.DistributedDataParallel(towers, device_ids=[device] if device.type == "cuda"
+                                                            else None)
+    towers = torch.compile(towers) if config.compile else towers
+    loss_fn = ClipLoss(local_loss=True, gather_with_grad=True) if distributed else clip_loss
     use_amp = config.amp and device.type == "cuda"
-    forward = torch.compile(model) if config.compile else model
+    save = (lambda: save_training_state(ckpt, model, optimizer, step, step // steps_per_epoch, config, history)
+            ) if rank == 0 else (lambda: None)
 
-    bar = tqdm(total=total, initial=step, desc="training", disable=not progress)
+    bar = tqdm(total=total, initial=step, desc="training", disable=not progress or rank != 0)
     try:
         while step < total:
             epoch, position = divmod(step, steps_per_epoch)
@@ -157,15 +182,17 @@ def train(model: CLIP, dataset, config: TrainConfig, out_dir: str | Path, resume
                 if step >= total:
                     break
                 started = time.perf_counter()
-                images, captions, _ = collate([dataset[int(i)] for i in
-                                               order[b * config.batch_size:(b + 1) * config.batch_size]])
-                images = images.to(device, non_blocking=True)
-                tokens = model.tokenize(captions, truncate=True).to(device, non_blocking=True)
+                first = b * global_batch + rank * config.batch_size  # this process's share of global batch b
+                images, captions, _ = collate([dataset[int(i)] for i in order[first:first + config.batch_size]])
+                tokens = model.tokenize(captions, truncate=True)
+                if device.type == "cuda":
+                    images, tokens = images.pin_memory(), tokens.pin_memory()
+                images, tokens = images.to(device, non_blocking=True), tokens.to(device, non_blocking=True)
                 for group in optimizer.param_groups:
                     group["lr"] = learning_rate(step, total, config.warmup_steps, config.lr)
                 with torch.autocast(device.type, dtype=torch.bfloat16, enabled=use_amp):
-                    loss = clip_loss(forward.encode_image(images), forward.encode_text(tokens),
-                                     model.logit_scale.exp())
+                    image_features, text_features = towers(images, tokens)
+                    loss = loss_fn(image_features, text_features, model.logit_scale.exp())
                 if not torch.isfinite(loss):
                     raise TrainingDiverged(
                         f"the loss became {loss.item()} at step {step}; the last good checkpoint is kept at "
@@ -180,24 +207,25 @@ def train(model: CLIP, dataset, config: TrainConfig, out_dir: str | Path, resume
                 step += 1
                 bar.update(1)
                 bar.set_postfix(loss=f"{loss.item():.3f}", scale=f"{model.logit_scale.exp().item():.1f}",
-                                img_s=f"{len(images) / (time.perf_counter() - started):.0f}")
+                                img_s=f"{global_batch / (time.perf_counter() - started):.0f}")
             if step % steps_per_epoch == 0 or step >= total:
                 record = {"epoch": epoch + 1, "step": step, "loss": loss.item(),
                           "logit_scale": model.logit_scale.exp().item()}
-                if evaluate is not None:
+                if evaluate is not None and rank == 0:
                     model.eval()
                     record.update(evaluate(model))
                     model.train()
                 history.append(record)
-                save_training_state(ckpt, model, optimizer, step, epoch + 1, config, history)
+                save()
     except KeyboardInterrupt:
-        save_training_state(ckpt, model, optimizer, step, step // steps_per_epoch, config, history)
+        save()
         bar.close()
         print(f"interrupted at step {step}: saved {ckpt}; continue with --resume")
         raise
     bar.close()
     model.eval()
-    (out_dir / "history.json").write_text(json.dumps(history, indent=1))
+    if rank == 0:
+        (out_dir / "history.json").write_text(json.dumps(history, indent=1))
     return history
 
 
@@ -221,6 +249,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--device", default=None)
     args = parser.parse_args(argv)
     config = TrainConfig(**{k: getattr(args, k) for k in TrainConfig.__dataclass_fields__ if hasattr(args, k)})
+    if int(os.environ.get("WORLD_SIZE", "1")) > 1:  # started by torchrun: one process per GPU (or CPU worker)
+        dist.init_process_group("nccl" if torch.cuda.is_available() else "gloo")
+        if torch.cuda.is_available():
+            config.device = f"cuda:{os.environ['LOCAL_RANK']}"
+            torch.cuda.set_device(config.device)
     model_config = PRESETS[args.preset]()
     captions_file = Path(__file__).resolve().parents[1] / "data" / "captions.txt"
     tokenizer = None
@@ -242,9 +275,12 @@ def main(argv: list[str] | None = None) -> int:
         return zero_shot_eval(m, loader, classifier)
 
     history = train(model, train_set, config, args.out, resume=args.resume, evaluate=evaluate)
-    save_checkpoint(model.cpu(), Path(args.out) / "model.safetensors",
-                    metadata={"history": json.dumps(history), "train_config": json.dumps(config.to_dict())})
-    print(json.dumps(history[-1]))
+    if not dist.is_initialized() or dist.get_rank() == 0:
+        save_checkpoint(model.cpu(), Path(args.out) / "model.safetensors",
+                        metadata={"history": json.dumps(history), "train_config": json.dumps(config.to_dict())})
+        print(json.dumps(history[-1]))
+    if dist.is_initialized():
+        dist.destroy_process_group()
     return 0
 
 

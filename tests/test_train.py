@@ -97,6 +97,39 @@ def test_nan_loss_stops_and_keeps_the_last_good_checkpoint(tmp_path):
     assert load_training_state(tmp_path / "last.pt")["step"] == 6
 
 
+VIT = CLIPConfig(32, 32, 1, 64, 8, context_length=16, transformer_width=32, transformer_heads=1, transformer_layers=1)
+
+
+def _ddp_worker(rank, world, init_file, out_dir):
+    import torch.distributed as dist
+
+    dist.init_process_group("gloo", init_method=f"file://{init_file}", rank=rank, world_size=world)
+    torch.set_num_threads(1)
+    torch.manual_seed(0)
+    model = CLIP(VIT)
+    train(model, SyntheticShapes(48, resolution=32, seed=3), small_config(epochs=1, batch_size=4), out_dir,
+          progress=False)
+    if rank == 0:
+        torch.save(model.state_dict(), f"{out_dir}/ddp.pt")
+    dist.destroy_process_group()
+
+
+def test_two_processes_train_like_one(tmp_path):
+    """2 gloo processes with 4 pairs each take the same steps as one process with 8 (a ViT: no BatchNorm)."""
+    import torch.multiprocessing as mp
+
+    mp.spawn(_ddp_worker, args=(2, str(tmp_path / "init"), str(tmp_path)), nprocs=2, join=True)
+    torch.manual_seed(0)
+    single = CLIP(VIT)
+    train(single, SyntheticShapes(48, resolution=32, seed=3), small_config(epochs=1, batch_size=8), tmp_path / "one",
+          progress=False)
+    ddp = torch.load(tmp_path / "ddp.pt")
+    assert load_training_state(tmp_path / "last.pt")["step"] == 6
+    for name, value in single.state_dict().items():
+        torch.testing.assert_close(ddp[name], value, rtol=1e-4, atol=1e-5, msg=name)
+    assert not torch.equal(single.visual.proj, CLIP(VIT).visual.proj)  # it did train
+
+
 def test_bad_resume(tmp_path):
     with pytest.raises(FileNotFoundError, match="no checkpoint"):
         train(tiny_model(), SyntheticShapes(16, resolution=32), small_config(), tmp_path, resume=True,
