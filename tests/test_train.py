@@ -3,6 +3,7 @@ checkpoints, and the command line on the committed Fashion-MNIST sample."""
 
 import json
 import math
+from pathlib import Path
 
 import pytest
 import torch
@@ -151,3 +152,22 @@ def test_command_line_on_the_committed_sample(tmp_path):
     assert model.config == CLIPConfig.cpu() and model.tokenizer.vocab_size == 2048
     history = json.loads((tmp_path / "history.json").read_text())
     assert history[-1]["step"] == 2 and 0.0 <= history[-1]["top1"] <= 1.0 and history[-1]["n"] == 1000
+
+
+def test_shipped_model():
+    """The committed model loads by name, reads its own vocabulary, and classifies the committed sample of the
+    test set (images it never trained on) zero-shot, with prompts that training never used."""
+    from minclip.captions import CLASSNAMES, EVAL_TEMPLATES
+    from minclip.datasets import FashionMNISTPairs, collate
+    from minclip.zeroshot import zero_shot_classifier, zero_shot_eval
+
+    assert "fashion-mnist-cpu" in minclip.available_models()
+    model, preprocess = minclip.load("fashion-mnist-cpu", device="cpu")
+    assert model.config == CLIPConfig.cpu() and model.tokenizer.vocab_size == 2048
+    card = Path(minclip.__file__).resolve().parents[1] / "data" / "models" / "fashion-mnist-cpu.json"
+    record = json.loads(card.read_text())
+    assert record["zero_shot_test"]["n"] == 10_000 and record["zero_shot_test"]["top1"] >= 0.88
+    loader = torch.utils.data.DataLoader(FashionMNISTPairs.sample(resolution=128), batch_size=250,
+                                         collate_fn=collate)
+    metrics = zero_shot_eval(model, loader, zero_shot_classifier(model, CLASSNAMES, EVAL_TEMPLATES), progress=False)
+    assert metrics["n"] == 1000 and metrics["top1"] > 0.85 and metrics["top5"] > 0.98
