@@ -3,13 +3,15 @@
 Run from the repository root:  make bench-model   (or  .venv/bin/python benchmarks/bench_model.py)
 
 For each architecture both models get identical weights; one step is forward (images and texts) + the
-CLIP loss + backward. It prints seconds per step for each and the ratio (above 1: minclip is faster), after
+CLIP loss + backward + an AdamW update, the two models' steps interleaved so both see the same machine load.
+It prints the median seconds per step of each and the ratio (above 1: minclip is faster), after
 checking that both give the same logits, and the activation memory of a step: the bytes of the tensors
 autograd keeps for the backward pass (weights and optimiser state are the same for both and not counted).
 """
 
 import argparse
 import logging
+import statistics
 import sys
 import time
 
@@ -41,12 +43,14 @@ def logits_of(model, images, tokens):
     return scale * image_features @ text_features.t()
 
 
-def step(model, images, tokens):
+def step(model, optimizer, images, tokens):
+    """One training step: forward, the symmetric cross-entropy, backward, AdamW."""
     logits = logits_of(model, images, tokens)
     labels = torch.arange(len(images))
     loss = (F.cross_entropy(logits, labels) + F.cross_entropy(logits.t(), labels)) / 2
+    optimizer.zero_grad(set_to_none=True)
     loss.backward()
-    model.zero_grad(set_to_none=True)
+    optimizer.step()
 
 
 def saved_activation_bytes(model, images, tokens):
@@ -68,12 +72,17 @@ def saved_activation_bytes(model, images, tokens):
     return total
 
 
-def timed(model, images, tokens, steps):
-    step(model, images, tokens)  # warm-up
-    start = time.perf_counter()
-    for _ in range(steps):
-        step(model, images, tokens)
-    return (time.perf_counter() - start) / steps
+def timed_pair(models, images, tokens, steps):
+    """Median seconds per step of each model, their steps interleaved so that both see the same machine load."""
+    optimizers = [torch.optim.AdamW(m.parameters(), lr=1e-4) for m in models]
+    times = [[] for _ in models]
+    for i in range(steps + 1):  # the first round warms up and is not counted
+        for m, opt, t in zip(models, optimizers, times):
+            start = time.perf_counter()
+            step(m, opt, images, tokens)
+            if i:
+                t.append(time.perf_counter() - start)
+    return [statistics.median(t) for t in times]
 
 
 def main():
@@ -82,7 +91,7 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--presets", nargs="+", default=["cpu", "vit_b_32", "rn50"])
     parser.add_argument("--batch", type=int, default=None, help="default: 64 for cpu, 8 for the others")
-    parser.add_argument("--steps", type=int, default=3)
+    parser.add_argument("--steps", type=int, default=5)
     parser.add_argument("--threads", type=int, default=2)
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
@@ -96,14 +105,18 @@ def main():
         ref.load_state_dict(ours.state_dict(), strict=True)
         batch = args.batch or (64 if name == "cpu" else 8)
         images = torch.randn(batch, 3, config.image_resolution, config.image_resolution)
+        # caption-like rows: 8 to 20 tokens (as in data/captions.txt), the end-of-text token (the largest id),
+        # then zero padding up to the context length
+        lengths = torch.randint(8, 21, (batch,), generator=torch.Generator().manual_seed(1))
         tokens = torch.randint(1, config.vocab_size - 1, (batch, config.context_length))
-        tokens[:, -1] = config.vocab_size - 1  # the end-of-text token, the largest id
+        tokens[torch.arange(config.context_length) >= lengths[:, None]] = 0
+        tokens[torch.arange(batch), lengths - 1] = config.vocab_size - 1
         with torch.no_grad():
             a, b = logits_of(ours.eval(), images, tokens), logits_of(ref.eval(), images, tokens)
         if ((a - b).norm() / b.norm()).item() > 1e-4:
             sys.exit(f"{name}: minclip and open_clip disagree; the benchmark is void")
         ours.train(), ref.train()
-        t_ours, t_ref = timed(ours, images, tokens, args.steps), timed(ref, images, tokens, args.steps)
+        t_ours, t_ref = timed_pair([ours, ref], images, tokens, args.steps)
         m_ours, m_ref = (saved_activation_bytes(m, images, tokens) / 2**20 for m in (ours, ref))
         print(f"{name:9} {batch:5d} {t_ours:15.3f} {t_ref:17.3f} {t_ref / t_ours:8.2f}x {m_ours:12.0f} {m_ref:14.0f}")
 
