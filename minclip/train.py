@@ -45,6 +45,7 @@ class TrainConfig:
     device: str | None = None  # None: CUDA, then Apple MPS, then CPU
     amp: bool = True  # bf16 autocast on CUDA
     compile: bool = False  # torch.compile the model (CUDA)
+    log_every: int = 10  # steps between points of the training curve (loss, temperature, learning rate)
     extra: dict = field(default_factory=dict)  # free-form notes stored in the checkpoint
 
     def to_dict(self) -> dict:
@@ -86,11 +87,12 @@ def epoch_order(n: int, seed: int, epoch: int) -> torch.Tensor:
 
 
 def save_training_state(path: Path, model: CLIP, optimizer, step: int, epoch: int, config: TrainConfig,
-                        history: list[dict]) -> None:
+                        history: list[dict], curve: list[dict]) -> None:
     """Write atomically: a temporary file in the same folder, then a rename, so a crash never leaves half a file."""
     state = {
         "model": model.state_dict(), "optimizer": optimizer.state_dict(), "step": step, "epoch": epoch,
         "model_config": model.config.to_dict(), "train_config": config.to_dict(), "history": history,
+        "curve": curve,
         "tokenizer_merges": [list(m) for m in model.tokenizer.merges] if model.tokenizer is not None else None,
         "torch_rng": torch.get_rng_state(),
     }
@@ -152,12 +154,12 @@ def train(model: CLIP, dataset, config: TrainConfig, out_dir: str | Path, resume
         raise ValueError(f"the dataset has {len(dataset)} items, fewer than one batch of {global_batch}")
     total = config.epochs * steps_per_epoch
     total = total if config.max_steps is None else min(config.max_steps, total)
-    step, history = 0, []
+    step, history, curve = 0, [], []
     if resume and ckpt.exists():
         state = load_training_state(ckpt)
         model.load_state_dict(state["model"])
         optimizer.load_state_dict(state["optimizer"])
-        step, history = state["step"], state["history"]
+        step, history, curve = state["step"], state["history"], state["curve"]
         torch.set_rng_state(state["torch_rng"])
     elif resume:
         raise FileNotFoundError(f"--resume: no checkpoint at {ckpt}")
@@ -168,8 +170,8 @@ def train(model: CLIP, dataset, config: TrainConfig, out_dir: str | Path, resume
     towers = torch.compile(towers) if config.compile else towers
     loss_fn = ClipLoss(local_loss=True, gather_with_grad=True) if distributed else clip_loss
     use_amp = config.amp and device.type == "cuda"
-    save = (lambda: save_training_state(ckpt, model, optimizer, step, step // steps_per_epoch, config, history)
-            ) if rank == 0 else (lambda: None)
+    save = (lambda: save_training_state(ckpt, model, optimizer, step, step // steps_per_epoch, config, history,
+                                        curve)) if rank == 0 else (lambda: None)
 
     bar = tqdm(total=total, initial=step, desc="training", disable=not progress or rank != 0)
     try:
@@ -205,6 +207,9 @@ def train(model: CLIP, dataset, config: TrainConfig, out_dir: str | Path, resume
                 optimizer.step()
                 clamp_logit_scale(model.logit_scale)
                 step += 1
+                if step % config.log_every == 0 or step == total:
+                    curve.append({"step": step, "loss": loss.item(), "logit_scale": model.logit_scale.exp().item(),
+                                  "lr": optimizer.param_groups[0]["lr"]})
                 bar.update(1)
                 bar.set_postfix(loss=f"{loss.item():.3f}", scale=f"{model.logit_scale.exp().item():.1f}",
                                 img_s=f"{global_batch / (time.perf_counter() - started):.0f}")
@@ -226,6 +231,7 @@ def train(model: CLIP, dataset, config: TrainConfig, out_dir: str | Path, resume
     model.eval()
     if rank == 0:
         (out_dir / "history.json").write_text(json.dumps(history, indent=1))
+        (out_dir / "curve.json").write_text(json.dumps(curve))
     return history
 
 
@@ -240,7 +246,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="Train a small CLIP (see the book's chapter 6).")
     parser.add_argument("--preset", default="cpu", choices=sorted(PRESETS))
     parser.add_argument("--dataset", default="fashion-mnist", choices=["fashion-mnist", "fashion-mnist-sample"])
-    parser.add_argument("--out", default="runs/cpu", help="folder for last.pt, history.json and model.safetensors")
+    parser.add_argument("--out", default="runs/cpu",
+                        help="folder for last.pt, history.json, curve.json and model.safetensors")
     parser.add_argument("--resume", action="store_true")
     defaults = TrainConfig()
     for name in ("epochs", "batch_size", "lr", "weight_decay", "warmup_steps", "grad_clip", "seed", "max_steps"):

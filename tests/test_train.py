@@ -73,6 +73,9 @@ def test_training_lowers_the_loss_and_checkpoints(tmp_path):
     assert not list(tmp_path.glob("*.tmp")) and json.loads((tmp_path / "history.json").read_text()) == history
     state = load_training_state(tmp_path / "last.pt")
     assert state["step"] == 24 and state["epoch"] == 3
+    curve = json.loads((tmp_path / "curve.json").read_text())
+    assert [p["step"] for p in curve] == [10, 20, 24] and curve == state["curve"]
+    assert curve[0]["lr"] > curve[-1]["lr"] and all(1 <= p["logit_scale"] <= 100 for p in curve)
     assert model.logit_scale.exp().item() <= 100.0
 
 
