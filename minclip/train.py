@@ -241,7 +241,7 @@ def main(argv: list[str] | None = None) -> int:
     from minclip.load import save_checkpoint
     from minclip.model import PRESETS
     from minclip.tokenizer import BPETokenizer
-    from minclip.zeroshot import zero_shot_classifier, zero_shot_eval
+    from minclip.zeroshot import retrieval_recall, zero_shot_classifier, zero_shot_eval
 
     parser = argparse.ArgumentParser(description="Train a small CLIP (see the book's chapter 6).")
     parser.add_argument("--preset", default="cpu", choices=sorted(PRESETS))
@@ -279,7 +279,15 @@ def main(argv: list[str] | None = None) -> int:
     def evaluate(m):
         classifier = zero_shot_classifier(m, CLASSNAMES, EVAL_TEMPLATES)
         loader = torch.utils.data.DataLoader(test_set, batch_size=256, collate_fn=datasets.collate)
-        return zero_shot_eval(m, loader, classifier)
+        metrics = zero_shot_eval(m, loader, classifier)
+        # retrieval among the first 1,000 test pairs: many captions fit many images here (10 classes), so
+        # recall@1 is low by construction; recall@10 says whether the right class comes first
+        images, captions, _ = datasets.collate([test_set[i] for i in range(min(1000, len(test_set)))])
+        with torch.no_grad():
+            device = next(m.parameters()).device
+            image_features = m.encode_image(images.to(device))
+            text_features = m.encode_text(m.tokenize(captions, truncate=True).to(device))
+        return {**metrics, **retrieval_recall(image_features, text_features)}
 
     history = train(model, train_set, config, args.out, resume=args.resume, evaluate=evaluate)
     if not dist.is_initialized() or dist.get_rank() == 0:

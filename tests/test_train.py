@@ -155,6 +155,7 @@ def test_command_line_on_the_committed_sample(tmp_path):
     assert model.config == CLIPConfig.cpu() and model.tokenizer.vocab_size == 2048
     history = json.loads((tmp_path / "history.json").read_text())
     assert history[-1]["step"] == 2 and 0.0 <= history[-1]["top1"] <= 1.0 and history[-1]["n"] == 1000
+    assert 0.0 <= history[-1]["image_to_text_R@1"] <= history[-1]["image_to_text_R@10"] <= 1.0
 
 
 def test_shipped_model():
