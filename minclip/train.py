@@ -17,7 +17,7 @@ import json
 import math
 import os
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import torch
@@ -46,7 +46,6 @@ class TrainConfig:
     amp: bool = True  # bf16 autocast on CUDA
     compile: bool = False  # torch.compile the model (CUDA)
     log_every: int = 10  # steps between points of the training curve (loss, temperature, learning rate)
-    extra: dict = field(default_factory=dict)  # free-form notes stored in the checkpoint
 
     def to_dict(self) -> dict:
         return asdict(self)
