@@ -1,28 +1,31 @@
 # minclip: every command of the README. Each target installs what it needs into $(VENV) first (once).
-#   make app        the main job: build the book and print the page to open (the demo app comes later)
+#   make app        the main job: serve the demo app (app/demo.ipynb) with Voila on http://127.0.0.1:$(APP_PORT)/
 #   make test       ruff, then one pytest run: unit tests + strict nbval on every chapter + book build
 #   make book       build the book into _build/html
 #   make notebooks  re-execute every chapter in place (scripts/execute_notebooks.py)
 #   make data       make Fashion-MNIST available (python -m minclip.data)
 #   make bench      print the tokenizer benchmark
 #   make bench-model print the model benchmark (forward+backward against open_clip; minutes)
+#   make bench-search print the demo's search benchmark (10,000 images, ms per query)
 #   make clean      remove build outputs and caches (keeps .venv; `make distclean` removes it too)
 
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
+APP_PORT ?= 8866
 
 # The install stamp is named after pyproject.toml's hash: editing the dependencies triggers a reinstall,
 # anything else finds the stamp and skips pip.
 PYPROJECT_SHA := $(shell $(PYTHON) -c "import hashlib; print(hashlib.sha256(open('pyproject.toml', 'rb').read()).hexdigest()[:16])")
 STAMP := $(VENV)/.installed-$(PYPROJECT_SHA)
 
-.PHONY: app test lint book notebooks data bench bench-model clean distclean venv
+.PHONY: app test lint book notebooks data bench bench-model bench-search clean distclean venv
 
-app: book
+app: venv
 	@echo ""
-	@echo "The book is built. Open this file in a browser:"
-	@echo "$(CURDIR)/_build/html/index.html"
+	@echo "Starting the demo app. Open http://127.0.0.1:$(APP_PORT)/ in a browser (Ctrl+C stops it);"
+	@echo "the first page load indexes the images (seconds), later ones read the index from the cache."
+	$(BIN)/voila --no-browser --port=$(APP_PORT) --Voila.ip=127.0.0.1 app/demo.ipynb
 
 test: venv
 	$(BIN)/ruff check .
@@ -33,6 +36,7 @@ lint: venv
 
 book: venv
 	$(BIN)/jupyter-book build -W -n --keep-going .
+	@echo "Open this file in a browser: $(CURDIR)/_build/html/index.html"
 
 notebooks: venv
 	$(BIN)/python scripts/execute_notebooks.py
@@ -45,6 +49,9 @@ bench: venv
 
 bench-model: venv
 	$(BIN)/python benchmarks/bench_model.py
+
+bench-search: venv
+	$(BIN)/python benchmarks/bench_search.py
 
 venv: $(STAMP)
 

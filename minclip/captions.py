@@ -10,9 +10,10 @@ bits about its image, where a web caption carries many more.
 
 Zero-shot classification (section 3.1) builds one prompt per class from ``CLASSNAMES`` and a template, and picks
 the class whose prompt embedding is closest to the image's. The paper's default template is "a photo of a {}."
-(section 3.1.4); ``EVAL_TEMPLATES`` holds it and a few more from OpenAI's ImageNet prompt ensemble
-(openai/CLIP, notebooks/Prompt_Engineering_for_ImageNet.ipynb). None of them is used in training, so zero-shot
-accuracy measures whether the model generalises to unseen wording, not whether it memorised a caption.
+(section 3.1.4); ``EVAL_TEMPLATES`` quotes it and adds five of our own, written for small greyscale product
+photos (OpenAI's 80 ImageNet templates are not used; a test checks that none of ours is one of them). None of them
+is used in training, so zero-shot accuracy measures whether the model generalises to unseen wording, not whether
+it memorised a caption.
 
 Templates mark the place of an indefinite article with "a {}"; :func:`fill` puts in the right one: "an ankle
 boot", "a t-shirt", and nothing before a plural ("trousers", "jeans"), as a person would write it.
@@ -70,15 +71,15 @@ TRAIN_TEMPLATES = (
     "a centred photo of a {}",
 )
 
-# zero-shot prompts: the paper's default first (Radford et al. 2021, section 3.1.4), then five of the 80 templates
-# of OpenAI's ImageNet ensemble. Filled with CLASSNAMES, never with SYNONYMS.
+# zero-shot prompts: the paper's default, quoted (Radford et al. 2021, section 3.1.4), then five written for this
+# dataset, none of them a training template. Filled with CLASSNAMES, never with SYNONYMS.
 EVAL_TEMPLATES = (
     "a photo of a {}.",
-    "a photo of the {}.",
-    "a good photo of a {}.",
-    "a cropped photo of a {}.",
-    "a low resolution photo of the {}.",
-    "itap of a {}.",
+    "a small photo showing a {}.",
+    "a greyscale snapshot of a {}.",
+    "a shop photograph of a {}, seen from the front.",
+    "a {} shown alone against a dark backdrop.",
+    "a fashion catalogue item: a {}.",
 )
 
 _A_SLOT = re.compile(r"\ba \{\}")

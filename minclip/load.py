@@ -28,10 +28,12 @@ OPENAI_STD = (0.26862954, 0.26130258, 0.27577711)
 MINCLIP_FORMAT = "minclip-checkpoint-1"
 _EXTRA_KEYS = ("input_resolution", "context_length", "vocab_size")  # stored beside the weights by openai/CLIP
 
-# name -> checkpoint shipped in the repository's data/models (trained by scripts/train_shipped_model.py; its JSON
+# name -> checkpoint shipped in the repository's data/models (trained by scripts/train_shipped_model.py on 2 CPU cores
+# and by scripts/gpu_figures.py on one GPU; its JSON
 # file beside it records the command, settings, timings and test figures)
 _MODELS_DIR = Path(__file__).resolve().parents[1] / "data" / "models"
-_MODELS: dict[str, Path] = {"fashion-mnist-cpu": _MODELS_DIR / "fashion-mnist-cpu.safetensors"}
+_MODELS: dict[str, Path] = {name: _MODELS_DIR / f"{name}.safetensors"
+                             for name in ("fashion-mnist-cpu", "fashion-mnist-gpu")}
 
 
 def available_models() -> list[str]:

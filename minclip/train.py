@@ -5,7 +5,8 @@ weights except gains and biases, a cosine learning-rate schedule (Loshchilov & H
 warm-up, the learned temperature clipped at 100, and mixed precision on GPUs. Gradient clipping is an addition
 of ours (open_clip offers it too) that keeps small-batch CPU runs stable.
 
-Command line:  python -m minclip.train --preset cpu --dataset fashion-mnist --epochs 1 --out runs/cpu
+Command line:  python -m minclip.train --preset cpu --dataset fashion-mnist --out runs/cpu  (the shipped schedule)
+On a GPU:      python -m minclip.train --schedule gpu --out runs/gpu  (TrainConfig.gpu(): 10 epochs of 256 pairs)
 Several GPUs:  torchrun --nproc-per-node 8 -m minclip.train --preset rn50 ...  (batch size is per process)
 With a ResNet, BatchNorm statistics stay per process (no SyncBatchNorm), as in open_clip's default.
 """
@@ -16,6 +17,7 @@ import argparse
 import json
 import math
 import os
+import platform
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -45,10 +47,25 @@ class TrainConfig:
     device: str | None = None  # None: CUDA, then Apple MPS, then CPU
     amp: bool = True  # bf16 autocast on CUDA
     compile: bool = False  # torch.compile the model (CUDA)
+    num_workers: int = 0  # DataLoader worker processes preparing batches (0: in the training process)
     log_every: int = 10  # steps between points of the training curve (loss, temperature, learning rate)
 
     def to_dict(self) -> dict:
         return asdict(self)
+
+    @classmethod
+    def cpu(cls, **overrides) -> TrainConfig:
+        """The shipped model's schedule: one epoch of 128 pairs, about 10 minutes on 2 CPU cores."""
+        return cls(**{"epochs": 1, "batch_size": 128, "lr": 2e-3, "warmup_steps": 50, **overrides})
+
+    @classmethod
+    def gpu(cls, **overrides) -> TrainConfig:
+        """A GPU-sized schedule for the same model: ten epochs of 256 pairs, batches prepared by 8 workers."""
+        return cls(**{"epochs": 10, "batch_size": 256, "lr": 2e-3, "warmup_steps": 200, "num_workers": 8,
+                      **overrides})
+
+
+SCHEDULES = {"cpu": TrainConfig.cpu, "gpu": TrainConfig.gpu}
 
 
 def pick_device(name: str | None = None) -> torch.device:
@@ -59,6 +76,18 @@ def pick_device(name: str | None = None) -> torch.device:
     if getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():
         return torch.device("mps")
     return torch.device("cpu")
+
+
+def machine_name(device: torch.device | str = "cpu") -> str:
+    """What a figure was measured on: the GPU's name on CUDA, else the CPU's model name (for records)."""
+    if torch.device(device).type == "cuda":
+        return torch.cuda.get_device_name(torch.device(device))
+    cpuinfo = Path("/proc/cpuinfo")
+    if cpuinfo.exists():
+        for line in cpuinfo.read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    return platform.processor() or platform.machine()
 
 
 def param_groups(model: torch.nn.Module, weight_decay: float) -> list[dict]:
@@ -79,6 +108,20 @@ def learning_rate(step: int, total: int, warmup: int, base: float) -> float:
 def epoch_order(n: int, seed: int, epoch: int) -> torch.Tensor:
     """The shuffled order of the dataset in `epoch`: a pure function of (seed, epoch), so resuming replays it."""
     return torch.randperm(n, generator=torch.Generator().manual_seed(seed * 1_000_003 + epoch))
+
+
+def epoch_batches(dataset, index_lists: list[list[int]], num_workers: int = 0, pin_memory: bool = False):
+    """Yield collate([dataset[i] for i in indices]) for each list, in order: in this process, or prepared ahead
+    by `num_workers` DataLoader processes (the items are pure functions of (seed, epoch, index), so both give
+    the same batches)."""
+    from minclip.datasets import collate
+
+    if num_workers == 0:
+        for indices in index_lists:
+            yield collate([dataset[i] for i in indices])
+        return
+    yield from torch.utils.data.DataLoader(dataset, batch_sampler=index_lists, collate_fn=collate,
+                                           num_workers=num_workers, pin_memory=pin_memory)
 
 
 # ----------------------------------------------------------------------------------------------------------
@@ -137,8 +180,6 @@ def train(model: CLIP, dataset, config: TrainConfig, out_dir: str | Path, resume
     averaged by DistributedDataParallel over ClipLoss(local_loss=True, gather_with_grad=True), and process 0
     alone evaluates and writes files.
     """
-    from minclip.datasets import collate
-
     distributed = dist.is_available() and dist.is_initialized() and dist.get_world_size() > 1
     rank, world = (dist.get_rank(), dist.get_world_size()) if distributed else (0, 1)
     out_dir, ckpt = Path(out_dir), Path(out_dir) / "last.pt"
@@ -178,16 +219,16 @@ def train(model: CLIP, dataset, config: TrainConfig, out_dir: str | Path, resume
             epoch, position = divmod(step, steps_per_epoch)
             if hasattr(dataset, "set_epoch"):
                 dataset.set_epoch(epoch)
-            order = epoch_order(len(dataset), config.seed, epoch)
-            for b in range(position, steps_per_epoch):
-                if step >= total:
-                    break
-                started = time.perf_counter()
-                first = b * global_batch + rank * config.batch_size  # this process's share of global batch b
-                images, captions, _ = collate([dataset[int(i)] for i in order[first:first + config.batch_size]])
+            order = epoch_order(len(dataset), config.seed, epoch).tolist()
+            last_b = min(steps_per_epoch, position + total - step)  # a max_steps cut can end mid-epoch
+            starts = (b * global_batch + rank * config.batch_size for b in range(position, last_b))
+            shares = [order[s:s + config.batch_size] for s in starts]  # this process's share of each batch
+            started = time.perf_counter()
+            for images, captions, _ in epoch_batches(dataset, shares, config.num_workers, device.type == "cuda"):
                 tokens = model.tokenize(captions, truncate=True)
-                if device.type == "cuda":
-                    images, tokens = images.pin_memory(), tokens.pin_memory()
+                if device.type == "cuda":  # (the workers' batches arrive pinned already)
+                    images = images if config.num_workers else images.pin_memory()
+                    tokens = tokens.pin_memory()
                 images, tokens = images.to(device, non_blocking=True), tokens.to(device, non_blocking=True)
                 for group in optimizer.param_groups:
                     group["lr"] = learning_rate(step, total, config.warmup_steps, config.lr)
@@ -210,8 +251,10 @@ def train(model: CLIP, dataset, config: TrainConfig, out_dir: str | Path, resume
                     curve.append({"step": step, "loss": loss.item(), "logit_scale": model.logit_scale.exp().item(),
                                   "lr": optimizer.param_groups[0]["lr"]})
                 bar.update(1)
+                now = time.perf_counter()
                 bar.set_postfix(loss=f"{loss.item():.3f}", scale=f"{model.logit_scale.exp().item():.1f}",
-                                img_s=f"{global_batch / (time.perf_counter() - started):.0f}")
+                                img_s=f"{global_batch / (now - started):.0f}")
+                started = now
             if step % steps_per_epoch == 0 or step >= total:
                 record = {"epoch": epoch + 1, "step": step, "loss": loss.item(),
                           "logit_scale": model.logit_scale.exp().item()}
@@ -248,13 +291,19 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", default="runs/cpu",
                         help="folder for last.pt, history.json, curve.json and model.safetensors")
     parser.add_argument("--resume", action="store_true")
+    parser.add_argument("--schedule", default="cpu", choices=sorted(SCHEDULES),
+                        help="the settings below start from TrainConfig.cpu() or TrainConfig.gpu()")
     defaults = TrainConfig()
-    for name in ("epochs", "batch_size", "lr", "weight_decay", "warmup_steps", "grad_clip", "seed", "max_steps"):
+    for name in ("epochs", "batch_size", "lr", "weight_decay", "warmup_steps", "grad_clip", "seed", "max_steps",
+                 "num_workers"):
         kind = type(getattr(defaults, name)) if getattr(defaults, name) is not None else int
-        parser.add_argument("--" + name.replace("_", "-"), type=kind, default=getattr(defaults, name))
+        parser.add_argument("--" + name.replace("_", "-"), type=kind, default=None)
     parser.add_argument("--device", default=None)
+    parser.add_argument("--compile", action="store_true", default=None, help="torch.compile the model (CUDA)")
+    parser.add_argument("--no-amp", dest="amp", action="store_false", default=None, help="no bf16 autocast on CUDA")
     args = parser.parse_args(argv)
-    config = TrainConfig(**{k: getattr(args, k) for k in TrainConfig.__dataclass_fields__ if hasattr(args, k)})
+    config = SCHEDULES[args.schedule](**{k: getattr(args, k) for k in TrainConfig.__dataclass_fields__
+                                         if getattr(args, k, None) is not None})
     if int(os.environ.get("WORLD_SIZE", "1")) > 1:  # started by torchrun: one process per GPU (or CPU worker)
         dist.init_process_group("nccl" if torch.cuda.is_available() else "gloo")
         if torch.cuda.is_available():

@@ -28,11 +28,11 @@ from minclip.captions import CLASSNAMES, EVAL_TEMPLATES  # noqa: E402
 from minclip.load import load, save_checkpoint  # noqa: E402
 from minclip.model import CLIP, CLIPConfig  # noqa: E402
 from minclip.tokenizer import BPETokenizer  # noqa: E402
-from minclip.train import TrainConfig, train  # noqa: E402
+from minclip.train import TrainConfig, machine_name, train  # noqa: E402
 from minclip.zeroshot import zero_shot_classifier, zero_shot_eval  # noqa: E402
 
 SHIPPED = REPO / "data" / "models" / "fashion-mnist-cpu.safetensors"
-CONFIG = TrainConfig(epochs=1, batch_size=128, lr=2e-3, warmup_steps=50, max_steps=None, seed=0, device="cpu")
+CONFIG = TrainConfig.cpu(device="cpu")
 
 
 def evaluate(model, resolution: int) -> dict:
@@ -41,22 +41,31 @@ def evaluate(model, resolution: int) -> dict:
     return zero_shot_eval(model, loader, zero_shot_classifier(model, CLASSNAMES, EVAL_TEMPLATES))
 
 
-def cpu_name() -> str:
-    cpuinfo = Path("/proc/cpuinfo")
-    if cpuinfo.exists():
-        for line in cpuinfo.read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    return platform.processor() or platform.machine()
+def evaluate_only(out: Path) -> int:
+    """Zero-shot figures of the weights in `out` (float16 as stored), written into the record beside it."""
+    shipped, _ = load(out, device="cpu")
+    metrics = evaluate(shipped, shipped.config.image_resolution)
+    record_path = out.with_suffix(".json")
+    record = json.loads(record_path.read_text()) if record_path.exists() else {"name": out.stem}
+    record["zero_shot_test"] = {**metrics, "templates": list(EVAL_TEMPLATES), "classnames": list(CLASSNAMES),
+                                "weights": "float16 as stored", "measured": time.strftime("%Y-%m-%d"),
+                                "command": f"python scripts/train_shipped_model.py --evaluate-only --out {out.name}"}
+    record_path.write_text(json.dumps(record, indent=1) + "\n")
+    print(json.dumps(metrics))
+    return 0
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", default=str(SHIPPED))
     parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--evaluate-only", action="store_true",
+                        help="re-measure the stored weights with today's EVAL_TEMPLATES; update the JSON record")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     out = Path(args.out)
+    if args.evaluate_only:
+        return evaluate_only(out)
     started = time.perf_counter()
     tokenizer = BPETokenizer.train((REPO / "data" / "captions.txt").read_text(encoding="utf-8").splitlines(),
                                    vocab_size=CLIPConfig.cpu().vocab_size)
@@ -85,7 +94,7 @@ def main() -> int:
         "history": history,
         "zero_shot_test": {**metrics, "templates": list(EVAL_TEMPLATES), "classnames": list(CLASSNAMES),
                            "weights": "float16 as stored"},
-        "machine": {"cpu": cpu_name(), "threads": args.threads,
+        "machine": {"cpu": machine_name("cpu"), "threads": args.threads,
                     "torch": torch.__version__, "python": platform.python_version()},
         "date": time.strftime("%Y-%m-%d"),
     }

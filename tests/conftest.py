@@ -18,17 +18,21 @@ def jupyter_book_exe() -> Path:
     return exe
 
 
-@pytest.fixture(scope="module")
-def built_book(tmp_path_factory) -> Path:
-    """Build the book as `make book` does (-W -n: any warning fails) into a temporary folder; return html/.
-
-    Module-scoped: every test of a module that asks for it shares one build (a few seconds with committed
-    outputs, since the book never executes notebooks).
-    """
-    out = tmp_path_factory.mktemp("book")
-    cmd = [str(jupyter_book_exe()), "build", "-W", "-n", "--keep-going", str(REPO), "--path-output", str(out)]
+def build_book(source: Path, out: Path) -> Path:
+    """Build the Jupyter Book at `source` as `make book` does (-W -n: any warning fails) into `out`; return html/."""
+    cmd = [str(jupyter_book_exe()), "build", "-W", "-n", "--keep-going", str(source), "--path-output", str(out)]
     proc = subprocess.run(cmd, capture_output=True, text=True, timeout=900)
     assert proc.returncode == 0, (
         f"book build failed ({' '.join(cmd)}):\n{proc.stdout[-6000:]}\n{proc.stderr[-6000:]}"
     )
     return out / "_build" / "html"
+
+
+@pytest.fixture(scope="session")
+def built_book(tmp_path_factory) -> Path:
+    """The book built as `make book` builds it, into a temporary folder; its html/ folder.
+
+    Session-scoped: every test that asks for it shares one build (a few seconds with committed outputs, since the
+    book never executes notebooks). Tests only read it.
+    """
+    return build_book(REPO, tmp_path_factory.mktemp("book"))

@@ -66,6 +66,11 @@ def test_templates_have_exactly_one_slot():
 def test_eval_templates_are_never_used_in_training():
     assert EVAL_TEMPLATES[0] == "a photo of a {}."  # the paper's default prompt (Radford et al. 2021, 3.1.4)
     assert not set(EVAL_TEMPLATES) & set(TRAIN_TEMPLATES)
+    # written by us: apart from the quoted default, none is one of OpenAI's 80 ImageNet templates
+    from open_clip.zero_shot_metadata import OPENAI_IMAGENET_TEMPLATES
+
+    openai = {template("{}") for template in OPENAI_IMAGENET_TEMPLATES}
+    assert EVAL_TEMPLATES[0] in openai and not set(EVAL_TEMPLATES[1:]) & openai
     prompts = {p for per_class in zero_shot_prompts() for p in per_class}
     captions = {c for label in range(10) for c in all_captions(label)}
     assert not prompts & captions

@@ -94,6 +94,17 @@ def test_resume_after_interruption_is_exact(tmp_path):
         assert torch.equal(a, b), name
 
 
+def test_worker_processes_give_the_same_training(tmp_path):
+    """Batches prepared by DataLoader workers equal the ones built in the training process, max_steps included."""
+    data = SyntheticShapes(48, resolution=32, seed=3)
+    models = [tiny_model(), tiny_model()]
+    for model, workers in zip(models, (0, 2)):
+        train(model, data, small_config(num_workers=workers, max_steps=9), tmp_path / str(workers), progress=False)
+    assert load_training_state(tmp_path / "2" / "last.pt")["step"] == 9
+    for (name, a), b in zip(models[0].state_dict().items(), models[1].state_dict().values()):
+        assert torch.equal(a, b), name
+
+
 def test_nan_loss_stops_and_keeps_the_last_good_checkpoint(tmp_path):
     poisoned = Poisoned(SyntheticShapes(48, resolution=32, seed=2), at_access=6 * 8 + 1)  # epoch 2
     with pytest.raises(TrainingDiverged, match="last good checkpoint is kept"):
@@ -156,21 +167,25 @@ def test_command_line_on_the_committed_sample(tmp_path):
     history = json.loads((tmp_path / "history.json").read_text())
     assert history[-1]["step"] == 2 and 0.0 <= history[-1]["top1"] <= 1.0 and history[-1]["n"] == 1000
     assert 0.0 <= history[-1]["image_to_text_R@1"] <= history[-1]["image_to_text_R@10"] <= 1.0
+    # the flags given override TrainConfig.cpu(), the rest comes from it
+    assert load_training_state(tmp_path / "last.pt")["train_config"] == TrainConfig.cpu(
+        max_steps=2, batch_size=16, device="cpu").to_dict()
 
 
-def test_shipped_model():
+@pytest.mark.parametrize("name, card_top1", [("fashion-mnist-cpu", 0.88), ("fashion-mnist-gpu", 0.90)])
+def test_shipped_models(name, card_top1):
     """The committed model loads by name, reads its own vocabulary, and classifies the committed sample of the
     test set (images it never trained on) zero-shot, with prompts that training never used."""
     from minclip.captions import CLASSNAMES, EVAL_TEMPLATES
     from minclip.datasets import FashionMNISTPairs, collate
     from minclip.zeroshot import zero_shot_classifier, zero_shot_eval
 
-    assert "fashion-mnist-cpu" in minclip.available_models()
-    model, preprocess = minclip.load("fashion-mnist-cpu", device="cpu")
+    assert name in minclip.available_models()
+    model, preprocess = minclip.load(name, device="cpu")
     assert model.config == CLIPConfig.cpu() and model.tokenizer.vocab_size == 2048
-    card = Path(minclip.__file__).resolve().parents[1] / "data" / "models" / "fashion-mnist-cpu.json"
+    card = Path(minclip.__file__).resolve().parents[1] / "data" / "models" / f"{name}.json"
     record = json.loads(card.read_text())
-    assert record["zero_shot_test"]["n"] == 10_000 and record["zero_shot_test"]["top1"] >= 0.88
+    assert record["zero_shot_test"]["n"] == 10_000 and record["zero_shot_test"]["top1"] >= card_top1
     loader = torch.utils.data.DataLoader(FashionMNISTPairs.sample(resolution=128), batch_size=250,
                                          collate_fn=collate)
     metrics = zero_shot_eval(model, loader, zero_shot_classifier(model, CLASSNAMES, EVAL_TEMPLATES), progress=False)

@@ -1,0 +1,388 @@
+"""The demo's functions (minclip.demo) and its widget app (minclip.demo_app), driven in-process, no browser."""
+
+import datetime
+import io
+import struct
+import zlib
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from minclip import demo, save_checkpoint
+from minclip.demo_app import DemoApp
+from minclip.model import CLIP, CLIPConfig
+
+TROUSERS = 1  # Fashion-MNIST's label for trousers
+
+
+@pytest.fixture(scope="module", autouse=True)
+def one_thread():
+    """One thread: on a shared 2-core machine, torch's second thread mostly waits (and the tests stay fast)."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+@pytest.fixture(scope="module")
+def model() -> demo.DemoModel:
+    return demo.load_model()
+
+
+@pytest.fixture(scope="module")
+def sample() -> demo.DemoDataset:
+    return demo.load_dataset(demo.SAMPLE)
+
+
+@pytest.fixture(scope="module")
+def cache_dir(tmp_path_factory) -> Path:
+    return tmp_path_factory.mktemp("index-cache")
+
+
+@pytest.fixture(scope="module")
+def index(model, sample, cache_dir) -> demo.SearchIndex:
+    return demo.build_index(model, sample, progress=False, cache_dir=cache_dir)
+
+
+def png_bytes(image: Image.Image) -> bytes:
+    buf = io.BytesIO()
+    image.save(buf, format="PNG")
+    return buf.getvalue()
+
+
+def png_claiming(width: int, height: int) -> bytes:
+    """A tiny PNG whose header claims width x height pixels: the shape of a decompression bomb."""
+    data = png_bytes(Image.new("L", (1, 1)))
+    ihdr = struct.pack(">II", width, height) + data[24:29]  # new size, then bit depth .. interlace
+    chunk = b"IHDR" + ihdr
+    return data[:12] + chunk + struct.pack(">I", zlib.crc32(chunk)) + data[33:]
+
+
+def class_folder(root: Path, sample: demo.DemoDataset, per_class: int = 2) -> Path:
+    """root/<class>/<n>.png from the sample: a custom dataset in torchvision's ImageFolder layout."""
+    for label in (TROUSERS, 8):  # trousers and bags
+        folder = root / demo.CLASSNAMES[label].replace(" ", "_")
+        folder.mkdir(parents=True)
+        for n, i in enumerate([i for i, y in enumerate(sample.labels) if y == label][:per_class]):
+            sample.image(i).save(folder / f"{n}.png")
+    return root
+
+
+# ----------------------------------------------------------------------------------------------------------
+# models and datasets
+
+
+def test_load_model_by_name_gives_a_stable_fingerprint(model):
+    assert model.name == "fashion-mnist-cpu" and isinstance(model.clip, CLIP)
+    assert demo.weights_fingerprint(model.clip) == model.fingerprint and len(model.fingerprint) == 64
+
+
+@pytest.mark.parametrize("what", ["missing", "empty-name", "text", "random-safetensors", "random-pt"])
+def test_load_model_refuses_what_is_not_a_clip_checkpoint(tmp_path, what):
+    path = tmp_path / "weights.bin"
+    if what == "text":
+        path.write_text("not a checkpoint\n")
+    elif what == "random-safetensors":
+        from safetensors.torch import save_file
+
+        save_file({"layer.weight": torch.randn(4, 4), "layer.bias": torch.randn(4)}, str(path))
+    elif what == "random-pt":
+        torch.save({"encoder.weight": torch.randn(4, 4)}, path)
+    name = "" if what == "empty-name" else str(path)
+    with pytest.raises(demo.DemoError) as err:
+        demo.load_model(name)
+    message = str(err.value)
+    assert "fashion-mnist-cpu" in message  # says what to pick instead
+    if what not in ("empty-name",):
+        assert str(path) in message
+    if what.startswith("random"):
+        assert "not a CLIP checkpoint" in message
+
+
+def test_sample_dataset_keeps_displayable_images(sample):
+    assert len(sample) == 1000 and sample.classnames == demo.CLASSNAMES
+    image = sample.image(0)
+    assert isinstance(image, Image.Image) and image.size == (28, 28)
+    assert sample.describe(0) == demo.CLASSNAMES[sample.labels[0]]
+    assert demo.available_datasets()[0] == demo.SAMPLE
+
+
+@pytest.mark.skipif(demo.TEST_SET not in demo.available_datasets(), reason="Fashion-MNIST's test set not found")
+def test_full_test_set_when_available():
+    test_set = demo.load_dataset(demo.TEST_SET)
+    assert len(test_set) == 10_000 and test_set.identity != demo.load_dataset(demo.SAMPLE).identity
+
+
+def test_custom_folder_dataset(tmp_path, sample):
+    dataset = demo.load_dataset(class_folder(tmp_path / "mine", sample))
+    assert len(dataset) == 4 and dataset.classnames == ("bag", "trousers")
+    assert dataset.describe(0) == "bag" and dataset.image(0).mode == "RGB"
+
+
+@pytest.mark.parametrize("what", ["missing", "empty-folder", "loose-images", "empty-csv", "blank"])
+def test_bad_dataset_paths_raise_a_demo_error_naming_them(tmp_path, what, sample):
+    path = tmp_path / "images"
+    if what == "empty-folder":
+        path.mkdir()
+    elif what == "loose-images":
+        path.mkdir()
+        sample.image(0).save(path / "a.png")
+    elif what == "empty-csv":
+        path = tmp_path / "list.csv"
+        path.write_text("filepath,caption\n")
+    with pytest.raises(demo.DemoError) as err:
+        demo.load_dataset("  " if what == "blank" else path)
+    assert (str(path) in str(err.value)) if what != "blank" else "fashion-mnist-sample" in str(err.value)
+
+
+# ----------------------------------------------------------------------------------------------------------
+# the index and its cache
+
+
+def test_index_holds_normalised_float32_embeddings(index, sample, model):
+    assert index.embeddings.shape == (len(sample), model.clip.config.embed_dim)
+    assert index.embeddings.dtype == torch.float32
+    torch.testing.assert_close(index.embeddings.norm(dim=-1), torch.ones(len(sample)))
+
+
+def test_index_cache_is_hit_and_invalidated_when_the_model_changes(tmp_path, sample, model):
+    dataset = demo.load_dataset(class_folder(tmp_path / "mine", sample))
+    calls = []
+    first = demo.build_index(model, dataset, batch_size=3, progress=lambda done, total: calls.append((done, total)),
+                             cache_dir=tmp_path / "cache")
+    assert not first.from_cache and calls == [(3, 4), (4, 4)]
+    second = demo.build_index(model, dataset, progress=False, cache_dir=tmp_path / "cache")
+    assert second.from_cache and second.key == first.key
+    torch.testing.assert_close(second.embeddings, first.embeddings)
+    # another model (the same weights, one changed) must not read the first model's embeddings
+    changed = CLIP(model.clip.config, tokenizer=model.clip.tokenizer)
+    changed.load_state_dict(model.clip.state_dict())
+    with torch.no_grad():
+        changed.visual.attnpool.c_proj.bias.add_(0.5)
+    save_checkpoint(changed, tmp_path / "changed.safetensors")
+    other = demo.load_model(tmp_path / "changed.safetensors")
+    assert other.fingerprint != model.fingerprint
+    third = demo.build_index(other, dataset, progress=False, cache_dir=tmp_path / "cache")
+    assert not third.from_cache and third.key != first.key
+    assert len(list((tmp_path / "cache").glob("index-*.npz"))) == 2
+    (tmp_path / "a-file").write_text("")  # a cache folder that cannot be created: the index is built anyway
+    assert len(demo.build_index(model, dataset, progress=True, cache_dir=tmp_path / "a-file" / "cache")) == 4
+    # a changed image file changes the dataset's identity, so the index is rebuilt too
+    dataset.image(0).rotate(90).save(dataset.paths[0])
+    assert not demo.build_index(model, demo.load_dataset(dataset.name), progress=False,
+                                cache_dir=tmp_path / "cache").from_cache
+
+
+def test_an_unreadable_image_in_a_folder_raises_a_demo_error(tmp_path, sample):
+    root = class_folder(tmp_path / "mine", sample)
+    (root / "bag" / "broken.png").write_bytes(b"not a png")
+    with pytest.raises(demo.DemoError, match="broken.png"):
+        demo.build_index(demo.load_model(), demo.load_dataset(root), progress=False)
+
+
+# ----------------------------------------------------------------------------------------------------------
+# search
+
+
+def test_search_for_trousers_finds_trousers(index, model, sample):
+    hits = demo.search(index, model, "trousers", k=8)
+    assert len(hits) == 8 and not hits.truncated
+    labels = [sample.labels[h.index] for h in hits]
+    assert labels.count(TROUSERS) >= 6, labels
+    scores = [h.score for h in hits]
+    assert scores == sorted(scores, reverse=True) and all(-1.0 <= s <= 1.0 for s in scores)
+    # the same as the naive computation: cosine similarity of every image with the query
+    with torch.no_grad():
+        q = torch.nn.functional.normalize(model.clip.encode_text(model.clip.tokenize(["trousers"])).float(), dim=-1)
+    assert hits[0].index == int((index.embeddings @ q[0]).argmax())
+
+
+def test_search_truncates_long_queries_and_says_so(index, model):
+    hits = demo.search(index, model, "a pair of trousers " * 20, k=3)
+    assert hits.truncated and len(hits) == 3
+
+
+@pytest.mark.parametrize("text,k", [("", 8), ("   \n", 8), ("trousers", 0), ("trousers", -2)])
+def test_search_refuses_empty_queries_and_bad_k(index, model, text, k):
+    with pytest.raises(demo.DemoError):
+        demo.search(index, model, text, k=k)
+
+
+def test_search_refuses_an_index_of_another_model(index, model):
+    other = demo.DemoModel(model.clip, model.preprocess, "other", "0" * 64)
+    with pytest.raises(demo.DemoError, match="another model"):
+        demo.search(index, other, "trousers")
+
+
+# ----------------------------------------------------------------------------------------------------------
+# zero-shot classification
+
+
+@pytest.mark.parametrize("as_upload", [False, True])
+def test_classify_a_trouser_image(model, sample, as_upload):
+    i = sample.labels.index(TROUSERS)
+    image = demo.read_upload(png_bytes(sample.image(i))) if as_upload else sample.model_input(i, model)
+    predictions = demo.classify(model, image, demo.CLASSNAMES, demo.TEMPLATE_SETS["ensemble"], k=5)
+    assert len(predictions) == 5 and predictions[0].classname == "trousers"
+    probabilities = [p.probability for p in predictions]
+    assert probabilities == sorted(probabilities, reverse=True) and sum(probabilities) <= 1 + 1e-6
+
+
+def test_classifier_is_cached_per_classnames_and_templates(model, sample):
+    model.classifiers.clear()
+    image = sample.model_input(0, model)
+    demo.classify(model, image, ["bag", "dress"], ["a photo of a {}."])
+    cached = model.classifiers[(("bag", "dress"), ("a photo of a {}.",))]
+    demo.classify(model, image, [" bag", "dress ", ""], ["a photo of a {}."], k=9)  # same after stripping
+    assert len(model.classifiers) == 1 and model.classifiers[(("bag", "dress"), ("a photo of a {}.",))] is cached
+    demo.classify(model, image, ["bag", "dress"], ["a picture of a {}."])
+    assert len(model.classifiers) == 2
+
+
+@pytest.mark.parametrize("classnames,templates,match", [
+    ([], ["a photo of a {}."], "two class names"),
+    (["bag"], ["a photo of a {}."], "two class names"),
+    (["bag", "bag"], ["a photo of a {}."], "different"),
+    (["bag", "dress"], [], "template"),
+    (["bag", "dress"], ["a photo"], "exactly once"),
+    (["bag", "dress"], ["a {} and a {}"], "exactly once"),
+    (["bag", "dress"], ["a {0} {name}"], "exactly once"),
+])
+def test_classify_refuses_bad_classnames_and_templates(model, sample, classnames, templates, match):
+    with pytest.raises(demo.DemoError, match=match):
+        demo.classify(model, sample.model_input(0, model), classnames, templates)
+
+
+# ----------------------------------------------------------------------------------------------------------
+# uploads
+
+
+def test_read_upload_decodes_to_rgb(sample):
+    image = demo.read_upload(png_bytes(sample.image(0)))
+    assert image.mode == "RGB" and image.size == (28, 28)
+
+
+@pytest.mark.parametrize("data,kwargs,match", [
+    (b"", {}, "empty"),
+    (b"hello, I am a text file\n", {}, "not an image"),
+    (b"\x89PNG\r\n\x1a\n" + b"\0" * 40, {}, "not an image"),  # a PNG signature, then garbage
+    (bytes(2000), {"max_bytes": 1000}, "MiB"),
+    (png_claiming(100_000, 100_000), {}, "decompression bomb|too many pixels"),
+    (png_claiming(5000, 5000), {}, "decompression bomb"),
+    (png_bytes(Image.new("RGB", (40, 40))), {"max_pixels": 1000}, "40x40"),
+])
+def test_read_upload_refuses_bad_files(data, kwargs, match):
+    with pytest.raises(demo.DemoError, match=match):
+        demo.read_upload(data, **kwargs)
+
+
+# ----------------------------------------------------------------------------------------------------------
+# the widget app
+
+
+@pytest.fixture(scope="module")
+def app(index, cache_dir) -> DemoApp:
+    return DemoApp(cache_dir=cache_dir)  # reads the index the module built
+
+
+def test_app_starts_ready_from_the_cache(app):
+    assert app.index.from_cache and "ready" in app.status.value and app.progress.value == 1.0
+
+
+def test_app_search_fills_the_gallery(app):
+    app.query.value = "trousers"  # submitting the text box searches
+    assert len(app.results) == 8 and all(bytes(t.value).startswith(b"\x89PNG") for t in app.thumbs)
+    assert sum("trousers" in c.value for c in app.captions) >= 6
+    assert all(cell.layout.display == "flex" for cell in app.gallery.children)
+    app.query.value = ""
+    app.on_search()
+    assert "minclip-error" in app.status.value and "type a description" in app.status.value
+    assert len(app.results) == 8  # the previous results stay
+
+
+def test_app_upload_classifies_and_survives_bad_files(app, sample):
+    i = sample.labels.index(TROUSERS)
+    app.handle_upload(png_bytes(sample.image(i)), name="trousers.png")
+    assert [label.value for label in app.bar_labels][0] == "trousers"
+    assert all(label.value for label in app.bar_labels) and app.bars[0].value > 0.5
+    assert bytes(app.preview.value).startswith(b"\x89PNG")
+    app.handle_upload(b"just text", name="notes.txt")
+    assert "minclip-error" in app.status.value and "notes.txt" in app.status.value
+    app.query.value = "a handbag"
+    app.on_search()
+    assert "minclip-error" not in app.status.value and sum("bag" in c.value for c in app.captions) >= 6
+
+
+def test_app_file_upload_widget_value_is_handled(app, sample):
+    content = png_bytes(sample.image(sample.labels.index(8)))
+    app.upload.value = ({"name": "bag.png", "type": "image/png", "size": len(content), "content": memoryview(content),
+                         "last_modified": datetime.datetime.now(datetime.timezone.utc)},)
+    assert app.bar_labels[0].value == "bag" and app.upload.value == ()
+
+
+def test_app_picks_items_and_edits_prompts(app, sample):
+    app.item.value = sample.labels.index(TROUSERS)
+    app.on_pick_item()
+    assert app.bar_labels[0].value == "trousers"
+    app.query.value = "an ankle boot"
+    app.on_pick_result(0)
+    assert app.bar_labels[0].value == "ankle boot" and app.item.value == app.results[0].index
+    app.classnames.value = "boot\nbag\n"
+    app.template_choice.value = "custom"
+    app.custom_templates.value = "a photo of a {}.\nno slot here"
+    app.on_classify()
+    assert "exactly once" in app.status.value
+    app.custom_templates.value = "a photo of a {}."
+    app.on_classify()
+    assert app.bar_labels[0].value == "boot" and app.bar_labels[2].value == "" and "minclip-error" not in \
+        app.status.value
+    app.classnames.value = "\n".join(demo.CLASSNAMES)
+    app.template_choice.value = "paper"
+
+
+def test_app_keeps_working_after_a_bad_model_or_dataset(app, tmp_path):
+    model, index = app.model, app.index
+    (tmp_path / "junk.pt").write_bytes(np.arange(100, dtype=np.uint8).tobytes())
+    app.model_box.value = str(tmp_path / "junk.pt")
+    app.on_load()
+    assert "not a CLIP checkpoint" in app.status.value and app.model is model and app.index is index
+    app.model_box.value = demo.DEFAULT_MODEL
+    app.dataset_box.value = str(tmp_path / "nowhere")
+    app.on_load()
+    assert "nowhere" in app.status.value and app.index is index
+    app.dataset_box.value = demo.SAMPLE
+    app.on_load()
+    assert "ready" in app.status.value
+    app.query.value = "a dress"
+    assert "minclip-error" not in app.status.value and len(app.results) == 8
+
+
+def test_app_switches_to_a_custom_folder(tmp_path, sample, cache_dir):
+    app = DemoApp(cache_dir=cache_dir)
+    app.dataset_box.value = str(class_folder(tmp_path / "mine", sample))
+    app.on_load()
+    assert "ready: 4 images" in app.status.value and app.classnames.value == "bag\ntrousers"
+    app.query.value = "trousers"
+    assert len(app.results) == 4 and app.captions[0].value.endswith("trousers")
+    assert app.gallery.children[5].layout.display == "none"
+
+
+def test_untrained_model_also_works(tmp_path, sample):
+    """A freshly initialised CLIP (no training) loads and runs: the demo does not depend on the shipped weights."""
+    config = CLIPConfig.cpu()
+    untrained = CLIP(config, tokenizer=demo.load_model().clip.tokenizer)
+    save_checkpoint(untrained, tmp_path / "untrained.safetensors")
+    m = demo.load_model(tmp_path / "untrained.safetensors")
+    dataset = demo.load_dataset(class_folder(tmp_path / "mine", sample))
+    hits = demo.search(demo.build_index(m, dataset, progress=False), m, "trousers", k=10)
+    assert len(hits) == 4
+
+
+def test_a_model_built_in_memory_can_be_wrapped(model, sample):
+    wrapped = demo.DemoModel.from_clip(model.clip)
+    assert wrapped.fingerprint == model.fingerprint and wrapped.name == "in-memory model"
+    predictions = demo.classify(wrapped, sample.image(sample.labels.index(TROUSERS)), demo.CLASSNAMES)
+    assert predictions[0].classname == "trousers"
