@@ -43,12 +43,14 @@ MISSING_PACKAGE = "example-widgets"  # a widget package that embed-amd.js does n
 
 
 def widget_notebook() -> nbformat.NotebookNode:
-    """A chapter whose two outputs are widgets with saved state, plus one from a package that is nowhere.
+    """A chapter with TeX maths, two widget outputs with saved state, and one from a package that is nowhere.
 
-    The first is what `tqdm.auto` draws (an HBox of an HTML label, a FloatProgress and an HTML count) at 30 of 40,
+    The first is what `tqdm.auto` draws (an HBox of an HTML label, a FloatProgress and an HTML count) at 30 of 40
+    (the bar with a description, which the manager typesets with MathJax),
     the second a Button with a Font Awesome icon, the third a model of MISSING_PACKAGE.
     """
-    bar = HBox([HTML("training: "), FloatProgress(value=30, max=40, bar_style="success"), HTML("30/40 [00:03]")])
+    progress = FloatProgress(value=30, max=40, bar_style="success", description="step")
+    bar = HBox([HTML("training: "), progress, HTML("30/40 [00:03]")])
     data = embed_data(views=[bar, Button(description="stop", icon="stop")], drop_defaults=False)
     state = data["manager_state"]
     state["state"]["missing"] = {
@@ -58,7 +60,8 @@ def widget_notebook() -> nbformat.NotebookNode:
     nb = nbformat.v4.new_notebook()
     nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
     nb.metadata["widgets"] = {STATE: state}
-    nb.cells.append(nbformat.v4.new_markdown_cell("# Widgets"))
+    # maths on the same page: MathJax 3 is loaded, and the widgets' MathJax 2 calls must not break (offline.js)
+    nb.cells.append(nbformat.v4.new_markdown_cell("# Widgets\n\nWith maths: $\\ell = -\\log p$."))
     for count, view in enumerate(views, start=1):
         out = nbformat.v4.new_output("display_data", data={"text/plain": "widget", VIEW: view})
         nb.cells.append(nbformat.v4.new_code_cell(f"widget_{count}", execution_count=count, outputs=[out]))
@@ -137,6 +140,7 @@ def open_offline(browser, page_path: Path) -> dict:
         )
         seen["html"] = page.locator(".widget-html-content").all_inner_texts()
         seen["buttons"] = page.locator(".widget-button").all_inner_texts()
+        seen["maths"] = page.locator("mjx-container").count()  # formulas MathJax 3 typeset
     finally:
         context.close()
     return seen
@@ -213,6 +217,8 @@ def test_fixture_widgets_render_offline(widget_book, browser):
     assert seen["progress"] == [["75%", "progress-bar progress-bar-success"]]
     assert seen["html"] == ["training:", "30/40 [00:03]"]
     assert [t.strip() for t in seen["buttons"]] == ["stop"]
+    # the page's maths is typeset by MathJax 3 beside the widgets (whose MathJax 2 calls offline.js redirects)
+    assert seen["maths"] >= 1
     # the missing package: an error widget, looked for only in local folders (its fallback "CDN" is widgets-js/npm/)
     assert seen["broken"] == 1
     assert seen["failed"] and all(MISSING_PACKAGE in u for u in seen["failed"]), seen["failed"]

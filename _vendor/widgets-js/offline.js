@@ -14,3 +14,32 @@
   // libembed-amd.js reads the CDN from the data-jupyter-widgets-cdn attribute of any script of the page.
   document.currentScript.setAttribute("data-jupyter-widgets-cdn", here + "npm/");
 })();
+
+// The embed manager typesets widget labels with MathJax 2's API, MathJax.Hub.Queue(["Typeset", Hub, el]), whenever
+// window.MathJax exists; the book loads MathJax 3, which has no Hub, so on a page with maths and widgets every label
+// threw. Give whatever object is window.MathJax (Sphinx's config object first, then MathJax 3 itself, which
+// replaces it when it starts) a Hub whose Queue typesets the element with MathJax 3 once that is loaded.
+(function () {
+  var hub = {
+    Queue: function (job) {
+      var mj = window.MathJax, element = job && job[2];
+      if (mj && typeof mj.typesetPromise === "function" && element) {
+        mj.typesetPromise([element]).catch(function () {});
+      }
+    },
+  };
+  var current = window.MathJax;
+  function withHub(value) {
+    if (value && typeof value === "object" && !value.Hub) {
+      Object.defineProperty(value, "Hub", { value: hub, enumerable: false, configurable: true });
+    }
+    return value;
+  }
+  Object.defineProperty(window, "MathJax", {
+    configurable: true,
+    enumerable: true,
+    get: function () { return current; },
+    set: function (value) { current = withHub(value); },
+  });
+  withHub(current);
+})();
