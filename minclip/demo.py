@@ -98,8 +98,6 @@ def load_model(name_or_path: str | Path = DEFAULT_MODEL, device: str = "cpu") ->
     return DemoModel(clip, preprocess, text, weights_fingerprint(clip))
 
 
-
-
 # ----------------------------------------------------------------------------------------------------------
 # the index
 

@@ -27,7 +27,8 @@ import torch.distributed as dist
 from tqdm.auto import tqdm
 
 from minclip.loss import ClipLoss, clamp_logit_scale, clip_loss
-from minclip.model import CLIP
+from minclip.model import CLIP, CLIPConfig
+from minclip.tokenizer import BPETokenizer
 
 
 class TrainingDiverged(RuntimeError):
@@ -168,6 +169,17 @@ class _Towers(torch.nn.Module):
         return self.model.encode_image(images), self.model.encode_text(tokens)
 
 
+def new_model(config: CLIPConfig, seed: int = 0) -> CLIP:
+    """A freshly initialised CLIP to train. A vocabulary smaller than OpenAI's 49,408 tokens (the `cpu` preset's
+    2,048) is trained first on the book's captions, data/captions.txt (chapter 1); then the weights, from `seed`."""
+    tokenizer = None
+    if config.vocab_size != 49408:
+        captions = (Path(__file__).resolve().parents[1] / "data" / "captions.txt").read_text(encoding="utf-8")
+        tokenizer = BPETokenizer.train(captions.splitlines(), vocab_size=config.vocab_size)
+    torch.manual_seed(seed)
+    return CLIP(config, tokenizer=tokenizer)
+
+
 def train(model: CLIP, dataset, config: TrainConfig, out_dir: str | Path, resume: bool = False,
           evaluate=None, progress: bool = True) -> list[dict]:
     """Train `model` on `dataset` (items (image, caption, label)); checkpoint to out_dir/last.pt each epoch.
@@ -282,7 +294,6 @@ def main(argv: list[str] | None = None) -> int:
     from minclip.captions import CLASSNAMES, EVAL_TEMPLATES
     from minclip.load import save_checkpoint
     from minclip.model import PRESETS
-    from minclip.tokenizer import BPETokenizer
     from minclip.zeroshot import retrieval_recall, zero_shot_classifier, zero_shot_eval
 
     parser = argparse.ArgumentParser(description="Train a small CLIP (see the book's chapter 6).")
@@ -309,15 +320,8 @@ def main(argv: list[str] | None = None) -> int:
         if torch.cuda.is_available():
             config.device = f"cuda:{os.environ['LOCAL_RANK']}"
             torch.cuda.set_device(config.device)
-    model_config = PRESETS[args.preset]()
-    captions_file = Path(__file__).resolve().parents[1] / "data" / "captions.txt"
-    tokenizer = None
-    if model_config.vocab_size != 49408:
-        tokenizer = BPETokenizer.train(captions_file.read_text(encoding="utf-8").splitlines(),
-                                       vocab_size=model_config.vocab_size)
-    torch.manual_seed(config.seed)
-    model = CLIP(model_config, tokenizer=tokenizer)
-    resolution = model_config.image_resolution
+    model = new_model(PRESETS[args.preset](), config.seed)
+    resolution = model.config.image_resolution
     if args.dataset == "fashion-mnist":
         train_set = datasets.FashionMNISTPairs("train", resolution=resolution, seed=config.seed)
         test_set = datasets.FashionMNISTPairs("test", resolution=resolution, seed=config.seed)

@@ -35,8 +35,7 @@ from minclip.captions import CLASSNAMES, EVAL_TEMPLATES  # noqa: E402
 from minclip.load import save_checkpoint  # noqa: E402
 from minclip.loss import clip_loss  # noqa: E402
 from minclip.model import CLIP, CLIPConfig  # noqa: E402
-from minclip.tokenizer import BPETokenizer  # noqa: E402
-from minclip.train import TrainConfig, machine_name, param_groups, train  # noqa: E402
+from minclip.train import TrainConfig, machine_name, new_model, param_groups, train  # noqa: E402
 from minclip.zeroshot import zero_shot_classifier, zero_shot_eval  # noqa: E402
 
 SMOKE = {"on": False}  # --smoke: CPU, 2 steps per stage, 512 test images
@@ -64,13 +63,6 @@ def zero_shot(model: CLIP) -> dict:
     return {"top1": round(100 * metrics["top1"], 2), "top5": round(100 * metrics["top5"], 2)}
 
 
-def new_clip(seed: int) -> CLIP:
-    captions = (REPO / "data" / "captions.txt").read_text(encoding="utf-8").splitlines()
-    tokenizer = BPETokenizer.train(captions, vocab_size=CLIPConfig.cpu().vocab_size)
-    torch.manual_seed(seed)
-    return CLIP(CLIPConfig.cpu(), tokenizer=tokenizer)
-
-
 def schedule(name: str, **overrides) -> TrainConfig:
     config = getattr(TrainConfig, name)(device=device(), **overrides)
     config.max_steps = 2 if SMOKE["on"] else config.max_steps
@@ -78,7 +70,7 @@ def schedule(name: str, **overrides) -> TrainConfig:
 
 
 def train_clip(config: TrainConfig, out: Path, evaluate_each_epoch: bool = False) -> tuple[CLIP, dict]:
-    model = new_clip(config.seed)
+    model = new_model(CLIPConfig.cpu(), config.seed)
     train_set = datasets.FashionMNISTPairs("train", resolution=128, seed=config.seed)
     eval_seconds = [0.0]
 

@@ -27,8 +27,7 @@ from minclip import datasets  # noqa: E402
 from minclip.captions import CLASSNAMES, EVAL_TEMPLATES  # noqa: E402
 from minclip.load import load, save_checkpoint  # noqa: E402
 from minclip.model import CLIP, CLIPConfig  # noqa: E402
-from minclip.tokenizer import BPETokenizer  # noqa: E402
-from minclip.train import TrainConfig, machine_name, train  # noqa: E402
+from minclip.train import TrainConfig, machine_name, new_model, train  # noqa: E402
 from minclip.zeroshot import zero_shot_classifier, zero_shot_eval  # noqa: E402
 
 SHIPPED = REPO / "data" / "models" / "fashion-mnist-cpu.safetensors"
@@ -49,7 +48,8 @@ def evaluate_only(out: Path) -> int:
     record = json.loads(record_path.read_text()) if record_path.exists() else {"name": out.stem}
     record["zero_shot_test"] = {**metrics, "templates": list(EVAL_TEMPLATES), "classnames": list(CLASSNAMES),
                                 "weights": "float16 as stored", "measured": time.strftime("%Y-%m-%d"),
-                                "command": f"python scripts/train_shipped_model.py --evaluate-only --out {out.name}"}
+                                "command": "python scripts/train_shipped_model.py --evaluate-only "
+                                           f"--out data/models/{out.name}"}
     record_path.write_text(json.dumps(record, indent=1) + "\n")
     print(json.dumps(metrics))
     return 0
@@ -67,10 +67,7 @@ def main() -> int:
     if args.evaluate_only:
         return evaluate_only(out)
     started = time.perf_counter()
-    tokenizer = BPETokenizer.train((REPO / "data" / "captions.txt").read_text(encoding="utf-8").splitlines(),
-                                   vocab_size=CLIPConfig.cpu().vocab_size)
-    torch.manual_seed(CONFIG.seed)
-    model = CLIP(CLIPConfig.cpu(), tokenizer=tokenizer)
+    model = new_model(CLIPConfig.cpu(), CONFIG.seed)
     train_set = datasets.FashionMNISTPairs("train", resolution=model.config.image_resolution, seed=CONFIG.seed)
     history = train(model, train_set, CONFIG, REPO / "runs" / "fashion-mnist-cpu")
     train_seconds = time.perf_counter() - started
