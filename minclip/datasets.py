@@ -37,7 +37,7 @@ from minclip.shapes import COLOURS, HOLDOUT, POSITIONS, SHAPE_CLASSES, SHAPES, S
 
 __all__ = [
     "COLOURS", "HOLDOUT", "IMAGE_EXTENSIONS", "POSITIONS", "SAMPLE_PATH", "SHAPES", "SHAPE_CLASSES", "SIZES",
-    "FashionMNISTPairs", "ImageCaptionFolder", "SyntheticShapes", "collate", "load_sample", "normalize",
+    "FashionMNISTPairs", "ImageCaptionFolder", "SyntheticShapes", "collate", "grey_to_rgb", "load_sample", "normalize",
     "to_model_input",
 ]
 
@@ -54,15 +54,20 @@ def normalize(x: torch.Tensor) -> torch.Tensor:
     return (x - mean) / std
 
 
-def to_model_input(image: torch.Tensor, resolution: int) -> torch.Tensor:
-    """A greyscale uint8 image (28, 28) -> the model's input (3, R, R): [0, 1], bicubic, clamp, 3 channels, normalise.
+def grey_to_rgb(image: torch.Tensor, resolution: int) -> torch.Tensor:
+    """A greyscale uint8 image (H, W) -> RGB floats (3, R, R) in [0, 1]: bicubic resize, clamp, grey as R, G, B.
 
     Bicubic interpolation overshoots near sharp edges (a white pixel beside a black one can come out at 1.1),
-    so the result is clamped to [0, 1] before normalising, as resizing a PIL image would do.
+    so the result is clamped to [0, 1], as resizing a PIL image would do.
     """
-    x = image.to(torch.float32).div(255.0)[None, None]  # (1, 1, 28, 28)
+    x = image.to(torch.float32).div(255.0)[None, None]  # (1, 1, H, W)
     x = F.interpolate(x, size=(resolution, resolution), mode="bicubic", align_corners=False).clamp(0.0, 1.0)
-    return normalize(x[0].expand(3, -1, -1))  # (3, R, R): grey repeated as R, G and B
+    return x[0].expand(3, -1, -1)  # (3, R, R)
+
+
+def to_model_input(image: torch.Tensor, resolution: int) -> torch.Tensor:
+    """A greyscale uint8 image (28, 28) -> the model's input (3, R, R): grey_to_rgb, then OpenAI's normalisation."""
+    return normalize(grey_to_rgb(image, resolution))
 
 
 # ----------------------------------------------------------------------------------------------------------

@@ -231,7 +231,8 @@ def train(model: CLIP, dataset, config: TrainConfig, out_dir: str | Path, resume
             epoch, position = divmod(step, steps_per_epoch)
             if hasattr(dataset, "set_epoch"):
                 dataset.set_epoch(epoch)
-            order = epoch_order(len(dataset), config.seed, epoch).tolist()
+            order = (dataset.epoch_order(config.seed, epoch) if hasattr(dataset, "epoch_order")  # (twins)
+                     else epoch_order(len(dataset), config.seed, epoch).tolist())
             last_b = min(steps_per_epoch, position + total - step)  # a max_steps cut can end mid-epoch
             starts = (b * global_batch + rank * config.batch_size for b in range(position, last_b))
             shares = [order[s:s + config.batch_size] for s in starts]  # this process's share of each batch
@@ -289,16 +290,40 @@ def train(model: CLIP, dataset, config: TrainConfig, out_dir: str | Path, resume
     return history
 
 
+DATASETS = ("fashion-scenes", "fashion-mnist", "fashion-scenes-sample", "fashion-mnist-sample")
+
+
+def build_datasets(name: str, resolution: int, seed: int):
+    """(train set, Fashion-MNIST test set, class prompts, templates) for a --dataset name. The scenes model is
+    scored with the data set's own class names and prompt frames its captions never used; the label-caption
+    model with its own names and templates (chapter 7). "-sample" variants use the committed 1,000 images."""
+    from minclip import datasets, scenes
+    from minclip.captions import CLASSNAMES, EVAL_TEMPLATES
+    from minclip.data import FASHION_MNIST_CLASSES
+    from minclip.scene_text import EVAL_FRAMES, article
+
+    sample = name.endswith("-sample")
+    test_set = (datasets.FashionMNISTPairs.sample(resolution=resolution, seed=seed) if sample
+                else datasets.FashionMNISTPairs("test", resolution=resolution, seed=seed))
+    if name.startswith("fashion-scenes"):
+        config = scenes.SceneConfig(resolution=resolution)
+        train_set = (scenes.FashionScenes.sample("train", n=1000, config=config, seed=seed) if sample
+                     else scenes.FashionScenes("train", n=60_000, config=config, seed=seed))
+        return train_set, test_set, [article(c.lower()) for c in FASHION_MNIST_CLASSES], EVAL_FRAMES
+    train_set = test_set if sample else datasets.FashionMNISTPairs("train", resolution=resolution, seed=seed)
+    return train_set, test_set, CLASSNAMES, EVAL_TEMPLATES
+
+
 def main(argv: list[str] | None = None) -> int:
     from minclip import datasets
-    from minclip.captions import CLASSNAMES, EVAL_TEMPLATES
     from minclip.load import save_checkpoint
     from minclip.model import PRESETS
     from minclip.zeroshot import retrieval_recall, zero_shot_classifier, zero_shot_eval
 
     parser = argparse.ArgumentParser(description="Train a small CLIP (see the book's chapter 6).")
     parser.add_argument("--preset", default="cpu", choices=sorted(PRESETS))
-    parser.add_argument("--dataset", default="fashion-mnist", choices=["fashion-mnist", "fashion-mnist-sample"])
+    parser.add_argument("--dataset", default="fashion-mnist", choices=DATASETS,
+                        help="fashion-scenes: captioned scenes (chapter 6); fashion-mnist: captions from labels")
     parser.add_argument("--out", default="runs/cpu",
                         help="folder for last.pt, history.json, curve.json and model.safetensors")
     parser.add_argument("--resume", action="store_true")
@@ -321,15 +346,11 @@ def main(argv: list[str] | None = None) -> int:
             config.device = f"cuda:{os.environ['LOCAL_RANK']}"
             torch.cuda.set_device(config.device)
     model = new_model(PRESETS[args.preset](), config.seed)
-    resolution = model.config.image_resolution
-    if args.dataset == "fashion-mnist":
-        train_set = datasets.FashionMNISTPairs("train", resolution=resolution, seed=config.seed)
-        test_set = datasets.FashionMNISTPairs("test", resolution=resolution, seed=config.seed)
-    else:
-        train_set = test_set = datasets.FashionMNISTPairs.sample(resolution=resolution, seed=config.seed)
+    train_set, test_set, classnames, templates = build_datasets(args.dataset, model.config.image_resolution,
+                                                                config.seed)
 
     def evaluate(m):
-        classifier = zero_shot_classifier(m, CLASSNAMES, EVAL_TEMPLATES)
+        classifier = zero_shot_classifier(m, classnames, templates)
         loader = torch.utils.data.DataLoader(test_set, batch_size=256, collate_fn=datasets.collate)
         metrics = zero_shot_eval(m, loader, classifier)
         # retrieval among the first 1,000 test pairs: many captions fit many images here (10 classes), so

@@ -1,0 +1,190 @@
+"""Fashion Scenes (minclip.scenes, minclip.scene_text) and the zero-shot task suite (minclip.tasks)."""
+
+import random
+
+import numpy as np
+import pytest
+import torch
+
+from minclip import scene_text
+from minclip.datasets import collate, load_sample, to_model_input
+from minclip.scene_text import COLOURS, EVAL_FRAMES, NOUNS, ORIGINAL_FRAMES, TRAIN_FRAMES
+from minclip.scenes import HELDOUT_COMBOS, FashionScenes, SceneConfig, mirror, render
+
+
+@pytest.fixture(scope="module")
+def scenes():
+    return FashionScenes.sample("train", n=400)
+
+
+def words(text):
+    return set(text.replace(",", " ").replace(".", " ").replace("!", " ").split())
+
+
+# ----------------------------------------------------------------------------------------------------------
+# the grammar
+
+
+def test_at_least_40_frames_and_eval_frames_never_in_training():
+    assert len(TRAIN_FRAMES) >= 40
+    for frame in TRAIN_FRAMES + ORIGINAL_FRAMES:
+        assert "photo" not in frame, frame
+    for frame in EVAL_FRAMES:
+        assert "photo" in frame and frame not in TRAIN_FRAMES
+
+
+def test_the_data_sets_own_label_words_are_nouns():
+    singular = {s for forms in NOUNS for s, _ in forms}
+    plural = {p for forms in NOUNS for _, p in forms}
+    for word in ("t-shirt/top", "trouser", "pullover", "dress", "coat", "sandal", "shirt", "sneaker", "bag",
+                 "ankle boot"):
+        assert word in singular
+    assert {"trousers", "sneakers", "handbags", "dresses"} <= plural
+
+
+@pytest.mark.parametrize(("phrase", "expected"), [("ankle boot", "an ankle boot"), ("overcoat", "an overcoat"),
+                                                   ("jeans", "jeans"), ("red sneaker", "a red sneaker"),
+                                                   ("blue jeans", "blue jeans")])
+def test_article(phrase, expected):
+    assert scene_text.article(phrase) == expected
+
+
+def test_relation_and_position_follow_the_coordinates():
+    a = {"category": 7, "colour": "red", "size": "small", "centre": (0.25, 0.5)}
+    b = {"category": 8, "colour": "blue", "size": "large", "centre": (0.75, 0.5)}
+    assert scene_text.relation(a, b) == "left of" and scene_text.relation(b, a) == "right of"
+    assert scene_text.position(a) == "left" and scene_text.position(b) == "right"
+    c = {**a, "centre": (0.5, 0.2)}
+    assert scene_text.relation(c, {**b, "centre": (0.5, 0.8)}) == "above"
+    assert scene_text.relation(a, {**b, "centre": (0.3, 0.55)}) is None  # too close to say
+
+
+def test_a_relation_caption_is_true_of_its_scene():
+    a = {"category": 7, "colour": "red", "size": "small", "centre": (0.25, 0.5)}
+    b = {"category": 8, "colour": "blue", "size": "small", "centre": (0.75, 0.5)}
+    rng = random.Random(0)
+    for _ in range(50):
+        text = scene_text.describe_relation(a, b, rng)
+        sneaker = min(text.find(w) for w in ("sneaker", "trainer", "shoe") if w in text)
+        bag = min(text.find(w) for w in ("bag", "purse", "backpack") if w in text)
+        if " right of " in text:
+            assert bag < sneaker, text  # "a bag to the right of a sneaker"
+        elif " left of " in text or "on the left and" in text:
+            assert sneaker < bag, text
+
+
+# ----------------------------------------------------------------------------------------------------------
+# the data set
+
+
+def test_items_are_deterministic_and_change_with_the_epoch(scenes):
+    again = FashionScenes.sample("train", n=400)
+    for i in (0, 7, 399):
+        image, caption, label = scenes[i]
+        image2, caption2, label2 = again[i]
+        assert torch.equal(image, image2) and caption == caption2 and label == label2
+    before = [scenes.caption(i) for i in range(20)]
+    scenes.set_epoch(1)
+    after = [scenes.caption(i) for i in range(20)]
+    scenes.set_epoch(0)
+    assert before != after
+
+
+def test_shapes_and_labels(scenes):
+    image, caption, label = scenes[3]
+    assert image.shape == (3, 128, 128) and isinstance(caption, str) and caption
+    one_item = [i for i in range(50) if len(scenes.scene(i)["items"]) == 1]
+    several = [i for i in range(50) if len(scenes.scene(i)["items"]) > 1]
+    assert one_item and several
+    assert scenes[one_item[0]][2] == scenes.scene(one_item[0])["items"][0]["category"]
+    assert scenes[several[0]][2] == -1
+
+
+def test_heldout_combos_never_in_training():
+    ds = FashionScenes.sample("train", n=3000, config=SceneConfig(noise=0.0))
+    held = {(c, k) for c, k in HELDOUT_COMBOS}
+    drawn = {(it["colour"], it["category"]) for i in range(len(ds)) for it in ds.scene(i)["items"]}
+    assert not drawn & held
+    assert {c for c, _ in drawn} >= {c for c, _ in held} and {k for _, k in drawn} >= {k for _, k in held}
+    test = FashionScenes.sample("test", n=3000)
+    assert {(it["colour"], it["category"]) for i in range(len(test)) for it in test.scene(i)["items"]} & held
+
+
+def test_original_look_equals_fashion_mnist_input():
+    ds = FashionScenes.sample("train", n=200, config=SceneConfig(original=0.99))
+    i = next(i for i in range(200) if ds.scene(i)["original"])
+    source = ds.scene(i)["items"][0]["source"]
+    torch.testing.assert_close(ds[i][0], to_model_input(ds.pool[source], 128))
+
+
+def test_colour_is_applied_to_the_item_and_background_contrasts():
+    images, labels = load_sample()
+    item = {"category": int(labels[0]), "source": 0, "colour": "red", "size": "large", "centre": (0.5, 0.5),
+            "extent": 0.5}
+    pixels = render({"items": [item], "background": "white", "original": False}, images, 64)  # (3, 64, 64)
+    centre = pixels[:, 24:40, 24:40].reshape(3, -1)
+    corner = pixels[:, :4, :4].reshape(3, -1)
+    assert (corner > 0.9).all()  # white background
+    red = centre[:, (centre[0] > centre[1] + 0.2)]
+    assert red.shape[1] > 50  # the item is red where it is drawn
+
+
+def test_mirror_reverses_relations():
+    a = {"category": 7, "colour": "red", "size": "small", "centre": (0.25, 0.5), "source": 0, "extent": 0.3}
+    b = {"category": 8, "colour": "blue", "size": "small", "centre": (0.75, 0.5), "source": 1, "extent": 0.3}
+    flipped = mirror({"items": [a, b], "background": "black", "original": False})["items"]
+    assert scene_text.relation(*flipped) == "right of"
+
+
+def test_twins_share_a_batch_and_mirror_each_other():
+    ds = FashionScenes.sample("train", n=200, config=SceneConfig(twins=0.5, original=0.0))
+    twins = [i for i in range(200) if ds.is_twin(i)]
+    assert 20 < len(twins) < 80 and all(i % 2 == 1 for i in twins)
+    i = twins[0]
+    assert ds.scene(i) == mirror(ds.scene(i - 1))
+    order = ds.epoch_order(seed=0, epoch=0)
+    assert sorted(order) == list(range(200))
+    assert all(order[j] // 2 == order[j + 1] // 2 for j in range(0, 200, 2))
+
+
+def test_noise_swaps_captions():
+    clean = FashionScenes.sample("train", n=300, config=SceneConfig(noise=0.0))
+    noisy = FashionScenes.sample("train", n=300, config=SceneConfig(noise=0.5))
+    changed = sum(clean.caption(i) != noisy.caption(i) for i in range(300))
+    assert 100 < changed < 200
+
+
+def test_captions_are_varied_and_fit_the_context(scenes):
+    captions = [scenes.caption(i) for i in range(400)]
+    assert len(set(captions)) > 0.8 * len(captions)
+    lengths = [len(c.split()) for c in captions]
+    assert max(lengths) < 30
+
+
+@pytest.mark.parametrize(("setting", "value"), [("counts", (0, 0, 0, 0)), ("colours", ("red", "teal")),
+                                                 ("noise", 1.0), ("twins", -0.1), ("original", 1.5),
+                                                 ("heldout_combos", (("red", 12),))])
+def test_impossible_settings_name_the_setting(setting, value):
+    with pytest.raises(ValueError, match=setting):
+        SceneConfig(**{setting: value})
+
+
+def test_bad_split_and_size():
+    with pytest.raises(ValueError, match="split"):
+        FashionScenes.sample("validation")
+    with pytest.raises(ValueError, match="n:"):
+        FashionScenes.sample(n=0)
+
+
+def test_dataloader_workers_give_identical_batches():
+    ds = FashionScenes.sample("train", n=64)
+    order = ds.epoch_order(0, 0)
+    batches = [order[i:i + 16] for i in range(0, 64, 16)]
+    here = [collate([ds[i] for i in b]) for b in batches]
+    loader = torch.utils.data.DataLoader(ds, batch_sampler=batches, collate_fn=collate, num_workers=2)
+    for (x1, c1, y1), (x2, c2, y2) in zip(here, loader):
+        assert torch.equal(x1, x2) and c1 == c2 and torch.equal(y1, y2)
+
+
+def test_colour_names_known():
+    assert len(COLOURS) == 11 and np.all([len(v) == 3 for v in COLOURS.values()])

@@ -1,0 +1,104 @@
+"""The zero-shot task suite (minclip.tasks): what each task holds, and that scoring counts what it should."""
+
+import pytest
+import torch
+
+from minclip.datasets import load_sample
+from minclip.scene_text import EVAL_FRAMES, TRAIN_FRAMES
+from minclip.scenes import HELDOUT_COMBOS
+from minclip.tasks import CATEGORY, Task, build_tasks, evaluate_task, plural_query_precision
+
+
+@pytest.fixture(scope="module")
+def tasks():
+    images, labels = load_sample()
+    return {t.name: t for t in build_tasks((images, labels), n=24, resolution=64)}
+
+
+class LookupModel(torch.nn.Module):
+    """A stand-in CLIP whose embeddings are looked up: images by their pixels, texts by their string."""
+
+    def __init__(self, image_vectors, text_vector):
+        super().__init__()
+        self.weight = torch.nn.Parameter(torch.zeros(1))
+        self.image_vectors, self.text_vector, self.texts = image_vectors, text_vector, []
+
+    def tokenize(self, texts, truncate=False):
+        self.texts.extend(texts)
+        return torch.arange(len(self.texts) - len(texts), len(self.texts))
+
+    def encode_text(self, tokens):
+        return torch.stack([self.text_vector(self.texts[int(i)]) for i in tokens])
+
+    def encode_image(self, images):
+        return torch.stack([self.image_vectors[hash(im.numpy().tobytes())] for im in images])
+
+
+def test_the_suite_names_and_chance_levels(tasks):
+    assert list(tasks) == ["fashion-mnist", "colour", "count", "position", "size", "seen combos",
+                           "held-out combos", "binding"]
+    assert tasks["fashion-mnist"].chance == 0.1 and len(tasks["fashion-mnist"].images) == 1000
+    assert tasks["colour"].chance == pytest.approx(1 / 11) and tasks["count"].chance == 0.25
+    assert tasks["held-out combos"].chance == pytest.approx(1 / 110) and tasks["binding"].chance == 0.5
+    assert tasks["fashion-mnist"].classnames[:2] == ["a t-shirt/top", "a trouser"]
+    for task in tasks.values():
+        assert task.templates == EVAL_FRAMES and not set(task.templates) & set(TRAIN_FRAMES)
+        assert task.images.shape[1:] == (3, 64, 64) or task.name == "fashion-mnist"
+
+
+def test_held_out_task_shows_only_held_out_pairs(tasks):
+    task = tasks["held-out combos"]
+    names = {task.classnames[int(y)] for y in task.labels}
+    expected = {f"{c} {CATEGORY[k]}" for c, k in HELDOUT_COMBOS}
+    assert {n.split(" ", 1)[1] for n in names} <= expected
+    seen = {tasks["seen combos"].classnames[int(y)].split(" ", 1)[1] for y in tasks["seen combos"].labels}
+    assert not seen & expected
+
+
+def test_binding_prompts_are_swaps(tasks):
+    for true, swapped in tasks["binding"].prompts:
+        assert set(true.split()) == set(swapped.split()) and true != swapped
+
+
+def _oracle(task, flip=False):
+    """A model that knows each image's class (or the true binding caption); flip=True gets binding backwards."""
+    d = 128
+    image_vectors = {hash(im.numpy().tobytes()): torch.eye(d)[i % d] for i, im in enumerate(task.images)}
+    if task.kind == "binding":
+        truth = {(p[1] if flip else p[0]): i for i, p in enumerate(task.prompts)}
+        return LookupModel(image_vectors, lambda text: torch.eye(d)[truth[text] % d] if text in truth
+                           else torch.zeros(d) + 0.01)
+    label_of = {hash(im.numpy().tobytes()): int(y) for im, y in zip(task.images, task.labels)}
+    image_vectors = {h: torch.eye(d)[y] for h, y in label_of.items()}
+    return LookupModel(image_vectors, lambda text: torch.eye(d)[task.classnames.index(text)])
+
+
+@pytest.mark.parametrize("name", ["colour", "count", "position", "size", "held-out combos"])
+def test_an_oracle_scores_one(tasks, name):
+    task = tasks[name]
+    row = evaluate_task(_oracle(task), task, templates=("{}",))
+    assert row == {"task": name, "top1": 1.0, "chance": task.chance, "n": 24}
+
+
+def test_binding_counts_which_caption_wins(tasks):
+    task = tasks["binding"]
+    assert evaluate_task(_oracle(task), task, templates=("{}",))["top1"] == 1.0
+    assert evaluate_task(_oracle(task, flip=True), task, templates=("{}",))["top1"] == 0.0
+
+
+def test_plural_query_precision_counts_the_top_k():
+    images = torch.arange(20, dtype=torch.float32).view(20, 1, 1, 1).expand(20, 3, 2, 2).contiguous()
+    categories = [{7} if i < 10 else {8} for i in range(20)]
+    vectors = {hash(im.numpy().tobytes()): torch.tensor([1.0, 0.0]) if i < 10 else torch.tensor([0.0, 1.0])
+               for i, im in enumerate(images)}
+    model = LookupModel(vectors, lambda text: torch.tensor([1.0, 0.1]) if "sneaker" in text else
+                        torch.tensor([0.1, 1.0]))
+    result = plural_query_precision(model, images, categories, k=10, queries={"sneakers": 7, "a handbag": 8,
+                                                                             "bags": 7})
+    assert result["per_query"] == {"sneakers": 1.0, "a handbag": 1.0, "bags": 0.0}
+    assert result["precision"] == pytest.approx(2 / 3)
+
+
+def test_task_dataclass_defaults():
+    task = Task("x", torch.zeros(1, 3, 8, 8), 0.5, torch.zeros(1, dtype=torch.long), ["a"])
+    assert task.kind == "classify" and task.templates == EVAL_FRAMES
