@@ -1,4 +1,4 @@
-"""Train the model minclip ships (data/models/fashion-mnist-cpu.safetensors) and record how it was made.
+"""Train the model minclip ships (minclip/assets/models/fashion-mnist-cpu.safetensors) and record how it was made.
 
 Run from the repository root on a quiet machine (it needs the full Fashion-MNIST: `make data`):
 
@@ -27,10 +27,11 @@ from minclip import datasets  # noqa: E402
 from minclip.captions import CLASSNAMES, EVAL_TEMPLATES  # noqa: E402
 from minclip.load import load, save_checkpoint  # noqa: E402
 from minclip.model import CLIP, CLIPConfig  # noqa: E402
+from minclip.resources import asset  # noqa: E402
 from minclip.train import TrainConfig, machine_name, new_model, train  # noqa: E402
 from minclip.zeroshot import zero_shot_classifier, zero_shot_eval  # noqa: E402
 
-SHIPPED = REPO / "data" / "models" / "fashion-mnist-cpu.safetensors"
+SHIPPED = asset("models/fashion-mnist-cpu.safetensors")
 CONFIG = TrainConfig.cpu(device="cpu")
 
 
@@ -49,7 +50,7 @@ def evaluate_only(out: Path) -> int:
     record["zero_shot_test"] = {**metrics, "templates": list(EVAL_TEMPLATES), "classnames": list(CLASSNAMES),
                                 "weights": "float16 as stored", "measured": time.strftime("%Y-%m-%d"),
                                 "command": "python scripts/train_shipped_model.py --evaluate-only "
-                                           f"--out data/models/{out.name}"}
+                                           f"--out minclip/assets/models/{out.name}"}
     record_path.write_text(json.dumps(record, indent=1) + "\n")
     print(json.dumps(metrics))
     return 0
@@ -85,7 +86,7 @@ def main() -> int:
         "git_commit": commit,
         "model_config": model.config.to_dict(),
         "train_config": CONFIG.to_dict(),
-        "tokenizer": "BPETokenizer.train(data/captions.txt, vocab_size=2048)",
+        "tokenizer": "BPETokenizer.train(minclip/assets/captions.txt, vocab_size=2048)",
         "training_data": "Fashion-MNIST train split (60,000 images), captions from minclip.captions",
         "train_seconds": round(train_seconds, 1),
         "history": history,
