@@ -3,8 +3,9 @@
 Follows Radford et al. 2021 (section 2.4) and openai/CLIP's model.py: pre-LayerNorm residual blocks
 (Radford et al. 2019) with QuickGELU (Hendrycks & Gimpel 2016, the sigmoid approximation x * sigmoid(1.702 x))
 and a 4x MLP (OpenCLIP's LAION models use exact GELU instead, and a few of them a wider MLP). Attention is
-scaled dot-product attention (Vaswani et al. 2017) computed with ``F.scaled_dot_product_attention``; the parameters keep the names and layout of ``nn.MultiheadAttention``
-(``in_proj_weight``, ``in_proj_bias``, ``out_proj``) so OpenAI's checkpoints load by name.
+scaled dot-product attention (Vaswani et al. 2017) computed with ``F.scaled_dot_product_attention``; the
+parameters keep the names and layout of ``nn.MultiheadAttention`` (``in_proj_weight``, ``in_proj_bias``,
+``out_proj``) so OpenAI's checkpoints load by name.
 """
 
 from __future__ import annotations
