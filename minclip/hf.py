@@ -51,35 +51,46 @@ def is_model_dir(path: Path) -> bool:
 
 def hub_download(name: str, cache_dir: str | Path | None = None) -> Path:
     """Fetch a hub repository's config and weights (OpenCLIP's files first for 'hf-hub:', else transformers');
-    return the local folder that holds them."""
+    return the local folder that holds them. Offline, huggingface_hub serves what its cache holds."""
     try:
         from huggingface_hub import hf_hub_download  # optional: only hub names need it
-        from huggingface_hub.errors import EntryNotFoundError
+        from huggingface_hub.errors import EntryNotFoundError, LocalEntryNotFoundError
     except ImportError:
         raise ImportError(f"loading {name!r} from the Hugging Face hub needs huggingface_hub: "
                           "pip install huggingface_hub (or download the repository and pass its folder)") from None
     repo = name.removeprefix(HUB_PREFIX)
+    offline = None  # the last "not in the cache and no connection" error
+
+    def fetch(filename: str) -> Path | None:
+        nonlocal offline
+        try:
+            return Path(hf_hub_download(repo, filename, cache_dir=cache_dir))
+        except LocalEntryNotFoundError as err:
+            offline = err
+        except EntryNotFoundError:
+            pass  # the repository does not hold this file
+        except Exception as err:  # noqa: BLE001 (authentication, missing repositories, network errors)
+            raise OSError(f"could not fetch {filename} of {repo!r} from the Hugging Face hub ({type(err).__name__}:"
+                          f" {err}); {_OFFLINE_ADVICE.format(repo=repo)}") from None
+        return None
+
     layouts = (OPEN_CLIP_FILES, TRANSFORMERS_FILES)
     for files in layouts if name.startswith(HUB_PREFIX) else layouts[::-1]:
-        try:
-            config = Path(hf_hub_download(repo, files[0], cache_dir=cache_dir))
-        except EntryNotFoundError:
-            continue  # this repository does not hold that layout
-        except Exception as err:  # noqa: BLE001 (network, authentication and missing repositories all end here)
-            raise OSError(f"could not fetch {files[0]} of {repo!r} from the Hugging Face hub ({type(err).__name__}:"
-                          f" {err}). Offline, download the repository elsewhere (`hf download {repo}`) and pass "
-                          "its folder to minclip.load") from None
-        for weights in files[1:]:
-            try:
-                path = Path(hf_hub_download(repo, weights, cache_dir=cache_dir))
-            except EntryNotFoundError:
-                continue
-            for shard in _shards(path):
-                hf_hub_download(repo, shard, cache_dir=cache_dir)
+        config = fetch(files[0])
+        weights = next((w for w in map(fetch, files[1:]) if w is not None), None) if config else None
+        if weights is not None:
+            for shard in _shards(weights):
+                fetch(shard)
             return config.parent
-        raise OSError(f"{repo!r} on the hub has {files[0]} but none of the weight files {list(files[1:])}")
-    raise OSError(f"{repo!r} on the hub holds neither an OpenCLIP model ({OPEN_CLIP_FILES[0]}) nor a "
-                  f"transformers one ({TRANSFORMERS_FILES[0]})")
+    if offline is not None:
+        raise OSError(f"{repo!r} is not in huggingface_hub's cache and the hub cannot be reached ({offline}); "
+                      f"{_OFFLINE_ADVICE.format(repo=repo)}")
+    raise OSError(f"{repo!r} on the hub holds neither an OpenCLIP model ({OPEN_CLIP_FILES[0]} and weights) nor a "
+                  f"transformers one ({TRANSFORMERS_FILES[0]} and weights)")
+
+
+_OFFLINE_ADVICE = ("on a machine without internet, download the repository elsewhere (`hf download {repo} --local-dir "
+                   "FOLDER`) and pass that folder to minclip.load")
 
 
 def _shards(path: Path) -> list[str]:
