@@ -3,97 +3,14 @@ serves a small TorchScript archive in place of OpenAI's (progress, resume after 
 ignores ranges, hash mismatch, a damaged cached file, and the message when the address cannot be reached)."""
 
 import hashlib
-import socket
-import threading
-import warnings
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 import torch
 
 import minclip
 from minclip import pretrained
-from minclip.model import CLIP, CLIPConfig
 from minclip.pretrained import DownloadError
-
-TINY = CLIPConfig(64, 64, 2, 64, 16, context_length=16, transformer_width=64, transformer_heads=1,
-                  transformer_layers=2)
-
-
-@pytest.fixture(scope="module")
-def archive(tmp_path_factory):
-    """(model, bytes of its TorchScript archive in openai/CLIP's release format)."""
-    torch.manual_seed(0)
-    model = CLIP(TINY).eval()
-    for name, value in [("input_resolution", 64), ("context_length", 16), ("vocab_size", 49408)]:
-        model.register_buffer(name, torch.tensor(value))
-    path = tmp_path_factory.mktemp("archive") / "ViT-tiny.pt"
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        traced = torch.jit.trace(model, (torch.randn(1, 3, 64, 64), model.tokenize(["a dog"])), check_trace=False)
-        torch.jit.save(traced, path)
-    return model, path.read_bytes()
-
-
-class Server:
-    """Serves `body` at any path; `cut_after` bytes then a dropped connection (once); `ranges`: honour Range."""
-
-    def __init__(self, body: bytes, cut_after: int | None = None, ranges: bool = True):
-        self.body, self.cut_after, self.ranges, self.requests = body, cut_after, ranges, []
-        server = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_GET(self):
-                server.requests.append(self.headers.get("Range"))
-                start = 0
-                if server.ranges and self.headers.get("Range"):
-                    start = int(self.headers["Range"].removeprefix("bytes=").rstrip("-"))
-                    if start >= len(server.body):
-                        self.send_response(416)
-                        self.end_headers()
-                        return
-                    self.send_response(206)
-                    self.send_header("Content-Range", f"bytes {start}-{len(server.body) - 1}/{len(server.body)}")
-                else:
-                    self.send_response(200)
-                self.send_header("Content-Length", str(len(server.body) - start))
-                self.end_headers()
-                if server.cut_after is not None:
-                    self.wfile.write(server.body[start:server.cut_after])
-                    server.cut_after = None
-                    self.close_connection = True
-                    return
-                self.wfile.write(server.body[start:])
-
-            def log_message(self, *args):
-                pass
-
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
-
-    def url(self, sha256: str, name: str = "ViT-tiny.pt") -> str:
-        return f"http://127.0.0.1:{self.httpd.server_port}/{sha256}/{name}"
-
-    def close(self):
-        self.httpd.shutdown()
-        self.httpd.server_close()
-
-
-@pytest.fixture
-def serve(monkeypatch):
-    """serve(body, published_sha256=None, **options) -> Server, with OpenAI's "ViT-B/32" pointing at it."""
-    servers = []
-
-    def start(body, published=None, **options):
-        server = Server(body, **options)
-        servers.append(server)
-        monkeypatch.setitem(pretrained.OPENAI_MODELS, "ViT-B/32",
-                            server.url(published or hashlib.sha256(body).hexdigest()))
-        return server
-
-    yield start
-    for server in servers:
-        server.close()
+from tests.release_server import TINY, closed_port
 
 
 def same_outputs(a, b):
@@ -167,11 +84,8 @@ def test_damaged_cached_file_is_replaced(archive, serve, tmp_path):
 
 
 def test_offline_error_says_where_to_put_the_file(archive, monkeypatch, tmp_path):
-    with socket.socket() as s:  # a port nothing listens on: the connection is refused, as offline
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
     sha = hashlib.sha256(archive[1]).hexdigest()
-    url = f"http://127.0.0.1:{port}/{sha}/ViT-tiny.pt"
+    url = f"http://127.0.0.1:{closed_port()}/{sha}/ViT-tiny.pt"  # the connection is refused, as offline
     monkeypatch.setitem(pretrained.OPENAI_MODELS, "ViT-B/32", url)
     with pytest.raises(DownloadError) as err:
         minclip.load("ViT-B/32", device="cpu", download_root=tmp_path / "clip", progress=False)
