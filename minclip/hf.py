@@ -52,13 +52,15 @@ def is_model_dir(path: Path) -> bool:
 def hub_download(name: str, cache_dir: str | Path | None = None) -> Path:
     """Fetch a hub repository's config and weights (OpenCLIP's files first for 'hf-hub:', else transformers');
     return the local folder that holds them. Offline, huggingface_hub serves what its cache holds."""
+    repo = name.removeprefix(HUB_PREFIX)
+    # a bare ORG/NAME may be a mistyped local path: say how it was read
+    how = f"{name!r} (read as a hub id: no such file or folder here)" if repo == name else repr(name)
     try:
         from huggingface_hub import hf_hub_download  # optional: only hub names need it
         from huggingface_hub.errors import EntryNotFoundError, LocalEntryNotFoundError
     except ImportError:
-        raise ImportError(f"loading {name!r} from the Hugging Face hub needs huggingface_hub: "
+        raise ImportError(f"loading {how} from the Hugging Face hub needs huggingface_hub: "
                           "pip install huggingface_hub (or download the repository and pass its folder)") from None
-    repo = name.removeprefix(HUB_PREFIX)
     offline = None  # the last "not in the cache and no connection" error
 
     def fetch(filename: str) -> Path | None:
@@ -70,7 +72,7 @@ def hub_download(name: str, cache_dir: str | Path | None = None) -> Path:
         except EntryNotFoundError:
             pass  # the repository does not hold this file
         except Exception as err:  # noqa: BLE001 (authentication, missing repositories, network errors)
-            raise OSError(f"could not fetch {filename} of {repo!r} from the Hugging Face hub ({type(err).__name__}:"
+            raise OSError(f"could not fetch {filename} of {how} from the Hugging Face hub ({type(err).__name__}:"
                           f" {err}); {_OFFLINE_ADVICE.format(repo=repo)}") from None
         return None
 
@@ -83,9 +85,9 @@ def hub_download(name: str, cache_dir: str | Path | None = None) -> Path:
                 fetch(shard)
             return config.parent
     if offline is not None:
-        raise OSError(f"{repo!r} is not in huggingface_hub's cache and the hub cannot be reached ({offline}); "
+        raise OSError(f"{how} is not in huggingface_hub's cache and the hub cannot be reached ({offline}); "
                       f"{_OFFLINE_ADVICE.format(repo=repo)}")
-    raise OSError(f"{repo!r} on the hub holds neither an OpenCLIP model ({OPEN_CLIP_FILES[0]} and weights) nor a "
+    raise OSError(f"{how} on the hub holds neither an OpenCLIP model ({OPEN_CLIP_FILES[0]} and weights) nor a "
                   f"transformers one ({TRANSFORMERS_FILES[0]} and weights)")
 
 

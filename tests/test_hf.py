@@ -178,3 +178,25 @@ def test_transformers_configs_minclip_cannot_follow_are_refused(tmp_path):
     (tmp_path / "hf" / "config.json").write_text(json.dumps(config))
     with pytest.raises(ValueError, match="'siglip' model"):
         minclip.load(tmp_path / "hf", device="cpu")
+
+
+def test_sharded_transformers_checkpoint(tmp_path):
+    """Large checkpoints come in shards named by model.safetensors.index.json."""
+    ref = transformers_model("gelu")
+    ref.save_pretrained(tmp_path / "hf", max_shard_size="1MB")
+    assert (tmp_path / "hf" / "model.safetensors.index.json").is_file()
+    assert len(list((tmp_path / "hf").glob("model-*.safetensors"))) > 1
+    model, _ = minclip.load(tmp_path / "hf", device="cpu")
+    images, _ = inputs(model, 32)
+    with torch.no_grad():
+        assert rel_err(features(ref.get_image_features(pixel_values=images)), model.encode_image(images)) < REL_TOL
+
+
+def test_unknown_activation_and_mistyped_paths_get_clear_errors(tmp_path, monkeypatch):
+    with pytest.raises(ValueError, match=r"activation must be one of \['gelu', 'quick_gelu'\]"):
+        minclip.CLIPConfig(64, 32, 2, 64, 8, activation="relu")
+    hub = pytest.importorskip("huggingface_hub")
+    monkeypatch.setattr(hub.constants, "HF_HUB_OFFLINE", True)
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(OSError, match="'runs/mdoel' \\(read as a hub id: no such file or folder here\\)"):
+        minclip.load("runs/mdoel", download_root=tmp_path / "cache")
