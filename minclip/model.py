@@ -53,7 +53,8 @@ class CLIPConfig:
 
     @property
     def vision_heads(self) -> int:
-        """OpenAI's rule: 64-dimensional heads (the ResNet's attention pool works on 32 * width features)."""
+        """Heads of `vision_head_width` dimensions, 64 by OpenAI's rule (the ResNet's attention pool works on
+        32 * width features)."""
         width = self.vision_width * 32 if self.vision_patch_size is None else self.vision_width
         return width // self.vision_head_width
 
