@@ -105,7 +105,7 @@ def main():
         ref.load_state_dict(ours.state_dict(), strict=True)
         batch = args.batch or (64 if name == "cpu" else 8)
         images = torch.randn(batch, 3, config.image_resolution, config.image_resolution)
-        # caption-like rows: 8 to 20 tokens (as in data/captions.txt), the end-of-text token (the largest id),
+        # caption-like rows: 8 to 20 tokens (as in minclip/assets/captions.txt), the end-of-text token (the largest id),
         # then zero padding up to the context length
         lengths = torch.randint(8, 21, (batch,), generator=torch.Generator().manual_seed(1))
         tokens = torch.randint(1, config.vocab_size - 1, (batch, config.context_length))

@@ -5,7 +5,7 @@ Run from the repository root:  make bench   (or  .venv/bin/python benchmarks/ben
 "Cold" encodes with a freshly built tokenizer (empty word cache: every word goes through BPE merges);
 "warm" encodes the same texts again with the cache filled. Each figure is the best of several repeats.
 Both tokenizers must produce identical ids, or the benchmark stops. It also times learning the book's
-vocabulary (BPETokenizer.train on data/captions.txt).
+vocabulary (BPETokenizer.train on minclip/assets/captions.txt).
 """
 
 import argparse
@@ -64,7 +64,7 @@ def main():
     args = parser.parse_args()
 
     corpus = [t for t in tokenizer_corpus() if not any(s in clean(t) for s in SPECIALS)]
-    bench("captions (data/captions.txt)", captions(), args.repeats)
+    bench("captions (minclip/assets/captions.txt)", captions(), args.repeats)
     bench("whole test corpus (hard cases, captions, random multi-script and ASCII)", corpus, args.repeats)
 
     start = time.perf_counter()

@@ -2,9 +2,10 @@
 
 Follows Radford et al. 2021 (section 2.4) and openai/CLIP's model.py: pre-LayerNorm residual blocks
 (Radford et al. 2019) with QuickGELU (Hendrycks & Gimpel 2016, the sigmoid approximation x * sigmoid(1.702 x))
-and a 4x MLP. Attention is scaled dot-product attention (Vaswani et al. 2017) computed with
-``F.scaled_dot_product_attention``; the parameters keep the names and layout of ``nn.MultiheadAttention``
-(``in_proj_weight``, ``in_proj_bias``, ``out_proj``) so OpenAI's checkpoints load by name.
+and a 4x MLP (OpenCLIP's LAION models use exact GELU instead, and a few of them a wider MLP). Attention is
+scaled dot-product attention (Vaswani et al. 2017) computed with ``F.scaled_dot_product_attention``; the
+parameters keep the names and layout of ``nn.MultiheadAttention`` (``in_proj_weight``, ``in_proj_bias``,
+``out_proj``) so OpenAI's checkpoints load by name.
 """
 
 from __future__ import annotations
@@ -21,6 +22,10 @@ class QuickGELU(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return x * torch.sigmoid(1.702 * x)
+
+
+# the MLP's activation by the names open_clip's and Hugging Face's configs use
+ACTIVATIONS = {"quick_gelu": QuickGELU, "gelu": nn.GELU}
 
 
 class LayerNorm(nn.LayerNorm):
@@ -69,16 +74,17 @@ class MultiheadAttention(nn.Module):
 class ResidualAttentionBlock(nn.Module):
     """x + attn(ln_1(x)), then x + mlp(ln_2(x)): the pre-LN transformer block."""
 
-    def __init__(self, d_model: int, n_head: int):
+    def __init__(self, d_model: int, n_head: int, activation: str = "quick_gelu", mlp_ratio: float = 4.0):
         super().__init__()
         self.ln_1 = LayerNorm(d_model)
         self.attn = MultiheadAttention(d_model, n_head)
         self.ln_2 = LayerNorm(d_model)
+        mlp_width = int(d_model * mlp_ratio)
         self.mlp = nn.Sequential(
             OrderedDict(
-                c_fc=nn.Linear(d_model, 4 * d_model),
-                gelu=QuickGELU(),
-                c_proj=nn.Linear(4 * d_model, d_model),
+                c_fc=nn.Linear(d_model, mlp_width),
+                gelu=ACTIVATIONS[activation](),
+                c_proj=nn.Linear(mlp_width, d_model),
             )
         )
 
@@ -91,10 +97,11 @@ class ResidualAttentionBlock(nn.Module):
 class Transformer(nn.Module):
     """A stack of `layers` residual attention blocks of the same width, batch first: (B, T, C) -> (B, T, C)."""
 
-    def __init__(self, width: int, layers: int, heads: int):
+    def __init__(self, width: int, layers: int, heads: int, activation: str = "quick_gelu", mlp_ratio: float = 4.0):
         super().__init__()
         self.width, self.layers = width, layers
-        self.resblocks = nn.Sequential(*[ResidualAttentionBlock(width, heads) for _ in range(layers)])
+        self.resblocks = nn.Sequential(*[ResidualAttentionBlock(width, heads, activation, mlp_ratio)
+                                         for _ in range(layers)])
 
     def forward(self, x: torch.Tensor, attn_mask: torch.Tensor | None = None) -> torch.Tensor:
         for block in self.resblocks:

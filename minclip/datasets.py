@@ -33,6 +33,7 @@ from minclip.captions import CLASSNAMES, caption
 from minclip.data import load_fashion_mnist
 from minclip.image_folder import IMAGE_EXTENSIONS, ImageCaptionFolder
 from minclip.load import OPENAI_MEAN, OPENAI_STD
+from minclip.resources import asset
 from minclip.shapes import COLOURS, HOLDOUT, POSITIONS, SHAPE_CLASSES, SHAPES, SIZES, SyntheticShapes
 
 __all__ = [
@@ -41,7 +42,7 @@ __all__ = [
     "to_model_input",
 ]
 
-SAMPLE_PATH = Path(__file__).resolve().parents[1] / "data" / "fashion_mnist_sample.npz"
+SAMPLE_PATH = asset("fashion_mnist_sample.npz")
 
 # ----------------------------------------------------------------------------------------------------------
 # pixels -> model input
@@ -78,7 +79,7 @@ def load_sample(path: str | Path | None = None) -> tuple[torch.Tensor, torch.Ten
     """The committed sample of Fashion-MNIST: (images uint8 [1000, 28, 28], labels int64 [1000]).
 
     The first 100 test images of each class, in test-set order (scripts/make_fashion_mnist_sample.py; provenance
-    in data/README.md). It lives in the repository's data/ folder, beside the package, not inside it.
+    in minclip/assets/README.md). It ships inside the package, in minclip/assets.
     """
     path = Path(path) if path is not None else SAMPLE_PATH
     if not path.is_file():

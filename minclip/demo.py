@@ -39,6 +39,7 @@ from minclip.demo_data import (
     load_dataset,
     read_upload,
 )
+from minclip.hf import is_hub_id
 from minclip.load import available_models, load, preprocess_for
 from minclip.model import CLIP
 from minclip.zeroshot import zero_shot_classifier
@@ -82,15 +83,19 @@ def weights_fingerprint(model: CLIP) -> str:
     return h.hexdigest()
 
 
-def load_model(name_or_path: str | Path = DEFAULT_MODEL, device: str = "cpu") -> DemoModel:
-    """A name from ``minclip.available_models()`` or the path of an OpenAI, OpenCLIP or minclip checkpoint."""
+def load_model(name_or_path: str | Path = DEFAULT_MODEL, device: str = "cpu", progress=False) -> DemoModel:
+    """A name from ``minclip.available_models()`` (OpenAI's released ones are downloaded once, reporting to
+    `progress` as minclip.load does), the path of an OpenAI, OpenCLIP or minclip checkpoint, or a hub id."""
     text = str(name_or_path).strip()
     if not text:
         raise DemoError(f"no model given: pick one of {available_models()} or type a checkpoint's path")
     try:
-        clip, preprocess = load(text if text in available_models() else Path(text).expanduser(), device=device)
+        where = text if text in available_models() or is_hub_id(text) else Path(text).expanduser()
+        clip, preprocess = load(where, device=device, progress=progress)
     except (FileNotFoundError, IsADirectoryError) as err:
         raise DemoError(f"{err}. Pick one of {available_models()} or type the path of a checkpoint file") from None
+    except (OSError, ImportError) as err:  # a failed download, offline: the message says where to put the file
+        raise DemoError(str(err)) from None
     except (ValueError, KeyError, RuntimeError, TypeError, IndexError) as err:
         raise DemoError(f"{text} is not a CLIP checkpoint minclip can read ({err}). Use a checkpoint saved by "
                         "minclip.save_checkpoint or minclip.train, an OpenAI CLIP .pt file or an OpenCLIP one, "

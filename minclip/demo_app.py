@@ -69,7 +69,7 @@ class DemoApp:
         self.progress = W.FloatProgress(min=0.0, max=1.0, description="index", layout=W.Layout(width="320px"))
         # model and dataset
         self.model_box = W.Combobox(value=model, options=demo.available_models(), description="model",
-                                    placeholder="a model name or a checkpoint path", ensure_option=False)
+                                    placeholder="a model name, a checkpoint path or a hub id", ensure_option=False)
         self.dataset_box = W.Combobox(value=dataset, options=demo.available_datasets(), description="dataset",
                                       placeholder="a built-in name, a folder or a CSV path", ensure_option=False)
         self.load_button = W.Button(description="load", tooltip="load the model and dataset, index the images")
@@ -141,7 +141,7 @@ class DemoApp:
         model = self.model
         if model is None or name != model.name:
             self.show_info(f"loading model {name} ...")
-            model = demo.load_model(name)
+            model = demo.load_model(name, progress=functools.partial(self._download_progress, name))
         dataset = self.dataset if self.dataset is not None and source == self.dataset.name else \
             demo.load_dataset(source)
         index = self.index
@@ -163,7 +163,12 @@ class DemoApp:
         self.show_info(f"ready: {len(dataset):,} images of {dataset.name} indexed ({how}) with {model.name}")
 
     def _progress(self, done: int, total: int) -> None:
-        self.progress.value = done / total
+        self.progress.description, self.progress.value = "index", done / total
+
+    def _download_progress(self, name: str, done: int, total: int | None) -> None:
+        """Called by the download of a released model (OpenAI's weights, once) after every chunk."""
+        self.progress.description, self.progress.value = "download", done / total if total else 0.0
+        self.show_info(f"downloading {name}: {done / 2**20:.0f} of {(total or 0) / 2**20:.0f} MiB")
 
     @_guarded
     def on_search(self) -> None:

@@ -111,7 +111,8 @@ class ModifiedResNet(nn.Module):
 class VisionTransformer(nn.Module):
     """(B, 3, R, R) -> (B, output_dim): patches of `patch_size` pixels, a class token, a transformer."""
 
-    def __init__(self, input_resolution: int, patch_size: int, width: int, layers: int, heads: int, output_dim: int):
+    def __init__(self, input_resolution: int, patch_size: int, width: int, layers: int, heads: int, output_dim: int,
+                 activation: str = "quick_gelu", mlp_ratio: float = 4.0):
         super().__init__()
         if input_resolution % patch_size:
             raise ValueError(f"input_resolution {input_resolution} is not a multiple of patch_size {patch_size}")
@@ -121,7 +122,7 @@ class VisionTransformer(nn.Module):
         self.class_embedding = nn.Parameter(scale * torch.randn(width))
         self.positional_embedding = nn.Parameter(scale * torch.randn((input_resolution // patch_size) ** 2 + 1, width))
         self.ln_pre = LayerNorm(width)
-        self.transformer = Transformer(width, layers, heads)
+        self.transformer = Transformer(width, layers, heads, activation, mlp_ratio)
         self.ln_post = LayerNorm(width)
         self.proj = nn.Parameter(scale * torch.randn(width, output_dim))
 

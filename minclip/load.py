@@ -3,9 +3,10 @@
 `load` mirrors openai/CLIP's `clip.load`: it returns the model and its preprocessing transform. It reads
 OpenAI-layout state dicts saved with `torch.save`, openai/CLIP's released TorchScript archives, OpenCLIP's
 checkpoints (a bare state dict or {"state_dict": ...}, with or without DDP's "module." prefix), and minclip's
-own safetensors files, which carry their config and tokenizer. Nothing here executes code from a file:
-pickles go through PyTorch's weights-only unpickler, and TorchScript archives through a restricted unpickler
-that only rebuilds tensors (their code is never compiled or run).
+own safetensors files, which carry their config and tokenizer; OpenAI's released models by name (downloaded by
+minclip/pretrained.py), OpenCLIP's and transformers' folders and hub ids through minclip/hf.py. Nothing here
+executes code from a file: pickles go through PyTorch's weights-only unpickler, and TorchScript archives through
+a restricted unpickler that only rebuilds tensors (their code is never compiled or run).
 """
 
 from __future__ import annotations
@@ -19,7 +20,10 @@ from pathlib import Path
 import torch
 from torchvision import transforms
 
+from minclip import hf
 from minclip.model import CLIP, CLIPConfig, build_model
+from minclip.pretrained import OPENAI_MODELS, Progress, download
+from minclip.resources import asset
 from minclip.tokenizer import BPETokenizer
 
 # OpenAI's preprocessing constants (openai/CLIP, clip.py): the mean and std of its training images, per channel
@@ -28,17 +32,17 @@ OPENAI_STD = (0.26862954, 0.26130258, 0.27577711)
 MINCLIP_FORMAT = "minclip-checkpoint-1"
 _EXTRA_KEYS = ("input_resolution", "context_length", "vocab_size")  # stored beside the weights by openai/CLIP
 
-# name -> checkpoint shipped in the repository's data/models (trained by scripts/train_shipped_model.py on 2 CPU cores
+# name -> checkpoint shipped in the package's assets/models (trained by scripts/train_shipped_model.py on 2 CPU cores
 # and by scripts/gpu_figures.py on one GPU; its JSON
 # file beside it records the command, settings, timings and test figures)
-_MODELS_DIR = Path(__file__).resolve().parents[1] / "data" / "models"
-_MODELS: dict[str, Path] = {name: _MODELS_DIR / f"{name}.safetensors"
+_MODELS: dict[str, Path] = {name: asset(f"models/{name}.safetensors")
                              for name in ("fashion-mnist-cpu", "fashion-mnist-gpu")}
 
 
 def available_models() -> list[str]:
-    """Names `load` accepts besides file paths: the checkpoints shipped with minclip."""
-    return sorted(name for name, path in _MODELS.items() if path.exists())
+    """Names `load` accepts besides paths and hub ids: the checkpoints shipped with minclip, then OpenAI's nine
+    released models under openai/CLIP's names (downloaded on first use)."""
+    return sorted(name for name, path in _MODELS.items() if path.exists()) + list(OPENAI_MODELS)
 
 
 def _to_rgb(image):
@@ -203,13 +207,36 @@ def read_checkpoint(path: str | Path) -> tuple[dict, CLIPConfig | None, BPEToken
     return obj, None, None
 
 
-def load(name_or_path: str | Path, device: str | torch.device | None = None) -> tuple[CLIP, transforms.Compose]:
-    """Load a CLIP checkpoint by name (`available_models()`) or path; return (model in eval mode, preprocess)."""
-    path = _MODELS.get(str(name_or_path), Path(name_or_path))
-    if not path.is_file():
-        raise FileNotFoundError(f"{name_or_path!r} is neither a model name ({available_models()}) nor a "
-                                "checkpoint file")
-    state, config, tokenizer = read_checkpoint(path)
+def load(name_or_path: str | Path, device: str | torch.device | None = None, jit: bool = False,
+         download_root: str | Path | None = None, progress: bool | Progress = True) -> tuple[CLIP, transforms.Compose]:
+    """Load a CLIP by name or path; return (model in eval mode, preprocess), as openai/CLIP's `clip.load` does.
+
+    `name_or_path`: a name from `available_models()` (OpenAI's are downloaded into `download_root`, by default
+    openai/CLIP's ~/.cache/clip, with a progress bar unless `progress=False`); a checkpoint file; a folder in
+    OpenCLIP's or transformers' layout; or a Hugging Face hub id ('hf-hub:ORG/NAME' or a transformers 'ORG/NAME',
+    cached by huggingface_hub, or in `download_root` when given). `jit=True` is refused: minclip never runs
+    TorchScript. The model is float32 on any device.
+    """
+    if jit:
+        raise ValueError("jit=True would run the TorchScript code inside OpenAI's files; minclip reads only their "
+                         "tensors and builds its own model: use jit=False")
+    name = str(name_or_path)
+    config = tokenizer = None
+    if name in _MODELS:
+        path = _MODELS[name]
+    elif name in OPENAI_MODELS:
+        path = download(name, download_root, progress)
+    elif hf.is_hub_id(name):
+        path = hf.hub_download(name, cache_dir=download_root)
+    else:
+        path = Path(name_or_path)
+    if hf.is_model_dir(path):
+        state, config = hf.read_model_dir(path)
+    elif path.is_file():
+        state, config, tokenizer = read_checkpoint(path)
+    else:
+        raise FileNotFoundError(f"{name!r} is neither a model name ({available_models()}), a checkpoint file, an "
+                                "OpenCLIP or transformers folder, nor a hub id (hf-hub:ORG/NAME)")
     state = {k: v for k, v in state.items() if k not in _EXTRA_KEYS}
     try:
         model = build_model(state, config=config, tokenizer=tokenizer)

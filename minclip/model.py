@@ -14,7 +14,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from minclip.attention import LayerNorm, Transformer, causal_mask
+from minclip.attention import ACTIVATIONS, LayerNorm, Transformer, causal_mask
 from minclip.image_encoders import ModifiedResNet, VisionTransformer
 from minclip.tokenizer import BPETokenizer, default_tokenizer, tokenize
 
@@ -35,6 +35,10 @@ class CLIPConfig:
     transformer_width: int = 512
     transformer_heads: int = 8
     transformer_layers: int = 12
+    # beyond openai/CLIP's arguments, for OpenCLIP's and Hugging Face's models (the defaults are OpenAI's)
+    activation: str = "quick_gelu"  # or "gelu" (exact), as in OpenCLIP's LAION models
+    vision_head_width: int = 64  # OpenCLIP's ViT-H/14 uses 80
+    vision_mlp_ratio: float = 4.0  # OpenCLIP's ViT-bigG/14 uses 4.9231
 
     def __post_init__(self):
         if isinstance(self.vision_layers, list):
@@ -44,11 +48,15 @@ class CLIPConfig:
             raise ValueError(f"a ModifiedResNet needs vision_layers as 4 block counts, got {self.vision_layers!r}")
         if self.vision_patch_size is not None and not isinstance(self.vision_layers, int):
             raise ValueError(f"a Vision Transformer needs vision_layers as an int, got {self.vision_layers!r}")
+        if self.activation not in ACTIVATIONS:
+            raise ValueError(f"activation must be one of {sorted(ACTIVATIONS)}, got {self.activation!r}")
 
     @property
     def vision_heads(self) -> int:
-        """OpenAI's rule: 64-dimensional heads (the ResNet's attention pool works on 32 * width features)."""
-        return self.vision_width * 32 // 64 if self.vision_patch_size is None else self.vision_width // 64
+        """Heads of `vision_head_width` dimensions, 64 by OpenAI's rule (the ResNet's attention pool works on
+        32 * width features)."""
+        width = self.vision_width * 32 if self.vision_patch_size is None else self.vision_width
+        return width // self.vision_head_width
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -86,8 +94,10 @@ class CLIP(nn.Module):
                                          c.vision_width)
         else:
             self.visual = VisionTransformer(c.image_resolution, c.vision_patch_size, c.vision_width,
-                                            c.vision_layers, c.vision_heads, c.embed_dim)
-        self.transformer = Transformer(c.transformer_width, c.transformer_layers, c.transformer_heads)
+                                            c.vision_layers, c.vision_heads, c.embed_dim, c.activation,
+                                            c.vision_mlp_ratio)
+        self.transformer = Transformer(c.transformer_width, c.transformer_layers, c.transformer_heads,
+                                       c.activation)
         self.token_embedding = nn.Embedding(c.vocab_size, c.transformer_width)
         self.positional_embedding = nn.Parameter(torch.empty(c.context_length, c.transformer_width))
         self.ln_final = LayerNorm(c.transformer_width)

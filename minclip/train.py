@@ -28,6 +28,7 @@ from tqdm.auto import tqdm
 
 from minclip.loss import ClipLoss, clamp_logit_scale, clip_loss
 from minclip.model import CLIP, CLIPConfig
+from minclip.resources import asset
 from minclip.tokenizer import BPETokenizer
 
 
@@ -171,10 +172,11 @@ class _Towers(torch.nn.Module):
 
 def new_model(config: CLIPConfig, seed: int = 0) -> CLIP:
     """A freshly initialised CLIP to train. A vocabulary smaller than OpenAI's 49,408 tokens (the `cpu` preset's
-    2,048) is trained first on the book's captions, data/captions.txt (chapter 1); then the weights, from `seed`."""
+    2,048) is trained first on the book's captions, minclip/assets/captions.txt (chapter 1); then the weights,
+    from `seed`."""
     tokenizer = None
     if config.vocab_size != 49408:
-        captions = (Path(__file__).resolve().parents[1] / "data" / "captions.txt").read_text(encoding="utf-8")
+        captions = asset("captions.txt").read_text(encoding="utf-8")
         tokenizer = BPETokenizer.train(captions.splitlines(), vocab_size=config.vocab_size)
     torch.manual_seed(seed)
     return CLIP(config, tokenizer=tokenizer)

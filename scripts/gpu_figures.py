@@ -2,7 +2,7 @@
 
 Run from the repository root on a machine with one NVIDIA GPU and the full Fashion-MNIST (`make data`):
 
-    python scripts/gpu_figures.py --out data/models/gpu-figures.json --models-dir data/models
+    python scripts/gpu_figures.py --out data/models/gpu-figures.json --models-dir minclip/assets/models
 
 Stages, each timed with the GPU synchronised, each written to the JSON as soon as it ends (a stage that would
 start after --budget seconds is skipped and marked so):
@@ -35,6 +35,7 @@ from minclip.captions import CLASSNAMES, EVAL_TEMPLATES  # noqa: E402
 from minclip.load import save_checkpoint  # noqa: E402
 from minclip.loss import clip_loss  # noqa: E402
 from minclip.model import CLIP, CLIPConfig  # noqa: E402
+from minclip.resources import asset  # noqa: E402
 from minclip.train import TrainConfig, machine_name, new_model, param_groups, train  # noqa: E402
 from minclip.zeroshot import zero_shot_classifier, zero_shot_eval  # noqa: E402
 
@@ -117,7 +118,7 @@ def throughput(preset: str, batch: int = 256, steps: int = 10) -> dict:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", default=str(REPO / "data" / "models" / "gpu-figures.json"))
-    parser.add_argument("--models-dir", default=str(REPO / "data" / "models"))
+    parser.add_argument("--models-dir", default=str(asset("models")))
     parser.add_argument("--runs", default=str(REPO / "runs" / "gpu"))
     parser.add_argument("--budget", type=float, default=420.0, help="seconds after which no stage starts")
     parser.add_argument("--smoke", action="store_true", help="2 steps per stage on the CPU, to check the script")

@@ -1,11 +1,12 @@
-"""Write data/fashion_mnist_sample.npz: the first 100 test images of each Fashion-MNIST class, for tests and CI.
+"""Write minclip/assets/fashion_mnist_sample.npz: the first 100 test images of each Fashion-MNIST class, for tests
+and CI.
 
 Usage: python scripts/make_fashion_mnist_sample.py [--root FOLDER] [--per-class 100] [--out PATH]
 
 Reads the full test split with minclip.data.load_fashion_mnist (never downloads unless --download is given),
 keeps, for each label 0..9, the first `per_class` images in test-set order, and stores them in test-set order
 (not grouped by class) as a compressed npz with two arrays: images uint8 [N, 28, 28] and labels int64 [N].
-Running it twice writes the same arrays. Provenance and licence: data/README.md.
+Running it twice writes the same arrays. Provenance and licence: minclip/assets/README.md.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from minclip.data import load_fashion_mnist
+from minclip.resources import asset
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -35,7 +37,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--root", default=None, help="folder holding the four Fashion-MNIST .gz files")
     parser.add_argument("--per-class", type=int, default=100)
-    parser.add_argument("--out", type=Path, default=REPO / "data" / "fashion_mnist_sample.npz")
+    parser.add_argument("--out", type=Path, default=asset("fashion_mnist_sample.npz"))
     parser.add_argument("--download", action="store_true", help="let torchvision download the data if missing")
     args = parser.parse_args(argv)
     images, labels = load_fashion_mnist("test", args.root, download=args.download)

@@ -2,7 +2,7 @@
 
 Usage: python scripts/measure_zero_shot.py [--train-subset N]
 
-Writes data/models/fashion-mnist-cpu.zeroshot.json, the figures book/07_zero_shot.ipynb quotes: top-1/top-5 on
+Writes minclip/assets/models/fashion-mnist-cpu.zeroshot.json, the figures book/07_zero_shot.ipynb quotes: top-1/top-5 on
 the full test set (10,000 images) for the bare class name, "a photo of a {}.", the EVAL_TEMPLATES ensemble and
 edited class names with the ensemble; the ensemble's confusion matrix; and logistic-regression probes
 (minclip.probe) trained on 1, 2, 4 and 16 images per class (3 seeds each) and on all of a fixed random subset
@@ -26,10 +26,11 @@ from minclip.captions import CLASSNAMES, EVAL_TEMPLATES
 from minclip.data import load_fashion_mnist
 from minclip.datasets import FashionMNISTPairs, collate
 from minclip.probe import extract_features, few_shot_indices, probe_accuracy, train_linear_probe
+from minclip.resources import asset
 from minclip.zeroshot import zero_shot_classifier
 
 REPO = Path(__file__).resolve().parents[1]
-OUT = REPO / "data" / "models" / "fashion-mnist-cpu.zeroshot.json"
+OUT = asset("models/fashion-mnist-cpu.zeroshot.json")
 
 # class names as a person might edit them after looking at the mistakes: Fashion-MNIST's own label "T-shirt/top",
 # and phrases the captions use for the same classes (minclip.captions.SYNONYMS)

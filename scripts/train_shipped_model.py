@@ -30,6 +30,7 @@ from minclip.data import load_fashion_mnist  # noqa: E402
 from minclip.datasets import collate  # noqa: E402
 from minclip.load import load, save_checkpoint  # noqa: E402
 from minclip.model import CLIP, CLIPConfig  # noqa: E402
+from minclip.resources import asset  # noqa: E402
 from minclip.scenes import FashionScenes  # noqa: E402
 from minclip.tasks import build_tasks, evaluate_suite, plural_query_precision  # noqa: E402
 from minclip.train import TrainConfig, build_datasets, machine_name, new_model, train  # noqa: E402
@@ -71,7 +72,7 @@ def main() -> int:
                         help="re-measure the stored weights; update the JSON record beside them")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
-    out = Path(args.out) if args.out else REPO / "data" / "models" / f"{args.model}.safetensors"
+    out = Path(args.out) if args.out else asset(f"models/{args.model}.safetensors")
     dataset = MODELS[args.model]
     record_path = out.with_suffix(".json")
     if args.evaluate_only:
@@ -102,7 +103,7 @@ def main() -> int:
         "git_commit": commit,
         "model_config": model.config.to_dict(),
         "train_config": CONFIG.to_dict(),
-        "tokenizer": "BPETokenizer.train(data/captions.txt, vocab_size=2048)",
+        "tokenizer": "BPETokenizer.train(minclip/assets/captions.txt, vocab_size=2048)",
         "training_data": {"fashion-scenes": "Fashion Scenes (minclip.scenes) from the Fashion-MNIST train split, "
                                             "60,000 scenes, captions from minclip.scene_text",
                           "fashion-mnist": "Fashion-MNIST train split (60,000 images), captions from "

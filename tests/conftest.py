@@ -1,10 +1,14 @@
 """Shared pytest fixtures for minclip's tests."""
 
+import hashlib
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+
+from minclip import pretrained
+from tests.release_server import Server, release_archive
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -36,3 +40,27 @@ def built_book(tmp_path_factory) -> Path:
     book never executes notebooks). Tests only read it.
     """
     return build_book(REPO, tmp_path_factory.mktemp("book"))
+
+
+@pytest.fixture(scope="session")
+def archive(tmp_path_factory):
+    """(model, bytes of its TorchScript archive in openai/CLIP's release format): a small stand-in for OpenAI's."""
+    return release_archive(tmp_path_factory.mktemp("archive") / "ViT-tiny.pt")
+
+
+@pytest.fixture
+def serve(monkeypatch):
+    """serve(body, published_sha256=None, **options) -> Server on 127.0.0.1, with OpenAI's "ViT-B/32" pointing at
+    it (published_sha256 defaults to body's own)."""
+    servers = []
+
+    def start(body, published=None, **options):
+        server = Server(body, **options)
+        servers.append(server)
+        monkeypatch.setitem(pretrained.OPENAI_MODELS, "ViT-B/32",
+                            server.url(published or hashlib.sha256(body).hexdigest()))
+        return server
+
+    yield start
+    for server in servers:
+        server.close()

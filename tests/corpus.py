@@ -6,9 +6,10 @@ random strings drawn from many scripts, so the comparison with the reference cov
 """
 
 import random
-from pathlib import Path
 
-CAPTIONS = Path(__file__).resolve().parents[1] / "data" / "captions.txt"
+from minclip.resources import asset
+
+CAPTIONS = asset("captions.txt")
 
 HARD_CASES = [
     "", " ", "   \t\n ", "?", "a", "A", "a photo of a dog.", "Hello World!", "aaabdaaabac",
@@ -78,7 +79,7 @@ def random_ascii(n: int, seed: int = 1) -> list[str]:
 
 
 def captions() -> list[str]:
-    """The book's caption corpus (data/captions.txt), one caption per line."""
+    """The book's caption corpus (minclip/assets/captions.txt), one caption per line."""
     return CAPTIONS.read_text(encoding="utf-8").splitlines()
 
 

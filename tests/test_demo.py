@@ -11,9 +11,10 @@ import pytest
 import torch
 from PIL import Image
 
-from minclip import demo, save_checkpoint
+from minclip import demo, pretrained, save_checkpoint
 from minclip.demo_app import DemoApp
 from minclip.model import CLIP, CLIPConfig
+from tests.release_server import TINY, closed_port
 
 TROUSERS = 1  # Fashion-MNIST's label for trousers
 
@@ -386,3 +387,26 @@ def test_a_model_built_in_memory_can_be_wrapped(model, sample):
     assert wrapped.fingerprint == model.fingerprint and wrapped.name == "in-memory model"
     predictions = demo.classify(wrapped, sample.image(sample.labels.index(TROUSERS)), demo.CLASSNAMES)
     assert predictions[0].classname == "trousers"
+
+
+def test_app_downloads_a_released_model_with_progress_and_survives_offline(tmp_path, cache_dir, archive, serve,
+                                                                            monkeypatch):
+    """Picking OpenAI's ViT-B/32 (served here by a local stand-in) downloads it with the app's progress bar;
+    offline, the status line says where to put the file and the previous model stays in use."""
+    monkeypatch.setattr(pretrained, "default_root", lambda: tmp_path / "clip")  # never the real ~/.cache/clip
+    app = DemoApp(cache_dir=cache_dir)
+    assert "ViT-B/32" in app.model_box.options and "fashion-mnist-cpu" in app.model_box.options
+    model, index = app.model, app.index
+    monkeypatch.setitem(pretrained.OPENAI_MODELS, "ViT-B/32", f"http://127.0.0.1:{closed_port()}/{'0' * 64}/x.pt")
+    app.model_box.value = "ViT-B/32"
+    app.on_load()
+    assert "minclip-error" in app.status.value and f"place the file at {tmp_path / 'clip' / 'x.pt'}" in \
+        app.status.value
+    assert app.model is model and app.index is index
+    serve(archive[1])
+    seen = []
+    app.progress.observe(lambda change: seen.append((app.progress.description, change["new"])), names="value")
+    app.on_load()
+    assert "ready" in app.status.value and app.model.name == "ViT-B/32" and app.model.clip.config == TINY
+    assert ("download", 1.0) in seen and any(d == "download" and 0 < v < 1 for d, v in seen)
+    assert seen[-1] == ("index", 1.0) and (tmp_path / "clip" / "ViT-tiny.pt").is_file()

@@ -14,6 +14,7 @@ from PIL import Image
 import minclip
 from minclip.load import OPENAI_MEAN, OPENAI_STD, preprocess_for, read_checkpoint
 from minclip.model import CLIP, CLIPConfig
+from minclip.pretrained import OPENAI_MODELS
 from tests.corpus import captions
 
 TINY = CLIPConfig(64, 64, 2, 64, 16, context_length=16, transformer_width=64, transformer_heads=1,
@@ -150,6 +151,9 @@ def test_damaged_files(tmp_path, tiny):
 
 
 def test_available_models_are_loadable():
-    for name in minclip.available_models():
+    """Every shipped name loads here; OpenAI's released names follow them (downloads: tests/test_pretrained.py)."""
+    names = minclip.available_models()
+    assert names[-len(OPENAI_MODELS):] == list(OPENAI_MODELS) and "ViT-B/32" in names
+    for name in names[:-len(OPENAI_MODELS)]:
         model, preprocess = minclip.load(name, device="cpu")
         assert isinstance(model, CLIP)

@@ -3,7 +3,6 @@ checkpoints, and the command line on the committed Fashion-MNIST sample."""
 
 import json
 import math
-from pathlib import Path
 
 import pytest
 import torch
@@ -11,6 +10,7 @@ import torch
 import minclip
 from minclip.datasets import SyntheticShapes
 from minclip.model import CLIP, CLIPConfig
+from minclip.resources import asset
 from minclip.train import TrainConfig, TrainingDiverged, learning_rate, load_training_state, param_groups, train
 
 TINY = CLIPConfig(32, 32, (1, 1, 1, 1), 8, None, context_length=16, transformer_width=32, transformer_heads=1,
@@ -183,7 +183,7 @@ def test_shipped_models(name, card_top1):
     assert name in minclip.available_models()
     model, preprocess = minclip.load(name, device="cpu")
     assert model.config == CLIPConfig.cpu() and model.tokenizer.vocab_size == 2048
-    card = Path(minclip.__file__).resolve().parents[1] / "data" / "models" / f"{name}.json"
+    card = asset(f"models/{name}.json")
     record = json.loads(card.read_text())
     assert record["zero_shot_test"]["n"] == 10_000 and record["zero_shot_test"]["top1"] >= card_top1
     loader = torch.utils.data.DataLoader(FashionMNISTPairs.sample(resolution=128), batch_size=250,
