@@ -6,8 +6,8 @@ import torch
 from torch import nn
 
 import minclip
-from minclip.attention import MultiheadAttention, Transformer, causal_mask
 from minclip import image_encoders
+from minclip.attention import MultiheadAttention, Transformer, causal_mask
 from minclip.image_encoders import AttentionPool2d
 from minclip.model import CLIP, CLIPConfig, build_model, config_from_state_dict
 from tests.corpus import captions
