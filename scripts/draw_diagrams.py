@@ -74,7 +74,7 @@ def draw_two_towers():
     b += text(lx, y0 + 95, "every row and column:", size=11, anchor="start", fill="#555")
     b += text(lx, y0 + 110, "the diagonal (own", size=11, anchor="start", fill="#555")
     b += text(lx, y0 + 125, "pairs) is the target", size=11, anchor="start", fill="#555")
-    write("two_towers.svg", 900, 320, b)
+    write("two_towers.svg", 930, 320, b)
 
 
 def draw_modified_resnet():
