@@ -2,6 +2,7 @@
 #   make app        the main job: serve the demo app (app/demo.ipynb) with Voila on http://127.0.0.1:$(APP_PORT)/
 #   make test       ruff, then one pytest run: unit tests + strict nbval on every chapter + book build
 #   make book       build the book into _build/html
+#   make lab        open the chapters in JupyterLab with the .venv kernel (installs JupyterLab on first use)
 #   make notebooks  re-execute every chapter in place (scripts/execute_notebooks.py)
 #   make data       make Fashion-MNIST available (python -m minclip.data)
 #   make bench      print the tokenizer benchmark
@@ -19,7 +20,7 @@ APP_PORT ?= 8866
 PYPROJECT_SHA := $(shell $(PYTHON) -c "import hashlib; print(hashlib.sha256(open('pyproject.toml', 'rb').read()).hexdigest()[:16])")
 STAMP := $(VENV)/.installed-$(PYPROJECT_SHA)
 
-.PHONY: app test lint book notebooks data bench bench-model bench-search clean distclean venv
+.PHONY: app test lint book lab notebooks data bench bench-model bench-search clean distclean venv
 
 app: venv
 	@echo ""
@@ -37,6 +38,12 @@ lint: venv
 book: venv
 	$(BIN)/jupyter-book build -W -n --keep-going .
 	@echo "Open this file in a browser: $(CURDIR)/_build/html/index.html"
+
+# JupyterLab is not a dependency of the package: it is installed into $(VENV) the first time a reader asks for it.
+# Started from .venv, its default "Python 3" kernel is .venv's Python, where minclip is installed.
+lab: venv
+	test -x $(BIN)/jupyter-lab || $(BIN)/python -m pip install jupyterlab
+	$(BIN)/jupyter-lab book/
 
 notebooks: venv
 	$(BIN)/python scripts/execute_notebooks.py

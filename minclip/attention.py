@@ -1,4 +1,4 @@
-"""Attention, the transformer CLIP uses for text (and for the ViT), and the attention pooling of its ResNet.
+"""Attention and the transformer CLIP uses for text (and for the ViT).
 
 Follows Radford et al. 2021 (section 2.4) and openai/CLIP's model.py: pre-LayerNorm residual blocks
 (Radford et al. 2019) with QuickGELU (Hendrycks & Gimpel 2016, the sigmoid approximation x * sigmoid(1.702 x))
@@ -112,38 +112,3 @@ class Transformer(nn.Module):
 def causal_mask(context_length: int) -> torch.Tensor:
     """Additive mask (T, T): 0 on and below the diagonal, -inf above, so token t attends to tokens <= t."""
     return torch.full((context_length, context_length), float("-inf")).triu_(1)
-
-
-class AttentionPool2d(nn.Module):
-    """Attention pooling: one query, the mean of the feature map, attends over every spatial position.
-
-    Replaces the ResNet's global average pool (Radford et al. 2021, section 2.4). Input (B, C, H, W) with
-    H = W = spacial_dim; output (B, output_dim). `return_attention=True` also returns the weights
-    (B, heads, H*W + 1): how much the query looks at the mean token (index 0) and at each position.
-    """
-
-    def __init__(self, spacial_dim: int, embed_dim: int, num_heads: int, output_dim: int | None = None):
-        super().__init__()
-        self.positional_embedding = nn.Parameter(torch.randn(spacial_dim**2 + 1, embed_dim) / embed_dim**0.5)
-        self.k_proj = nn.Linear(embed_dim, embed_dim)
-        self.q_proj = nn.Linear(embed_dim, embed_dim)
-        self.v_proj = nn.Linear(embed_dim, embed_dim)
-        self.c_proj = nn.Linear(embed_dim, output_dim or embed_dim)
-        self.num_heads = num_heads
-
-    def forward(self, x: torch.Tensor, return_attention: bool = False):
-        B, C, H, W = x.shape
-        x = x.flatten(2).transpose(1, 2)  # (B, HW, C)
-        x = torch.cat([x.mean(dim=1, keepdim=True), x], dim=1)  # (B, HW+1, C): the mean goes first
-        x = x + self.positional_embedding.to(x.dtype)
-        nh, hs = self.num_heads, C // self.num_heads
-        q = self.q_proj(x[:, :1]).view(B, 1, nh, hs).transpose(1, 2)  # (B, nh, 1, hs)
-        k = self.k_proj(x).view(B, -1, nh, hs).transpose(1, 2)  # (B, nh, HW+1, hs)
-        v = self.v_proj(x).view(B, -1, nh, hs).transpose(1, 2)  # (B, nh, HW+1, hs)
-        if return_attention:
-            att = (q @ k.transpose(-2, -1) * hs**-0.5).softmax(dim=-1)  # (B, nh, 1, HW+1)
-            y = att @ v
-        else:
-            y = F.scaled_dot_product_attention(q, k, v)  # (B, nh, 1, hs)
-        out = self.c_proj(y.transpose(1, 2).reshape(B, C))  # (B, output_dim)
-        return (out, att.squeeze(2)) if return_attention else out

@@ -4,7 +4,8 @@ Follows Radford et al. 2021 (section 2.4) and openai/CLIP's model.py. The ResNet
 the paper's changes: a stem of three 3x3 convolutions and an average pool instead of one 7x7 convolution and
 a max pool; anti-aliased strided blocks (Zhang 2019) that average-pool before the last convolution instead of
 striding; and attention pooling instead of global average pooling. The ViT is Dosovitskiy et al. 2020 with
-an extra LayerNorm before the transformer (``ln_pre``). Parameter names match openai/CLIP's.
+an extra LayerNorm before the transformer (``ln_pre``). `AttentionPool2d`, the ResNet's last layer, sits just
+above `ModifiedResNet`, which uses it. Parameter names match openai/CLIP's.
 """
 
 from __future__ import annotations
@@ -12,9 +13,10 @@ from __future__ import annotations
 from collections import OrderedDict
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
-from minclip.attention import AttentionPool2d, LayerNorm, Transformer
+from minclip.attention import LayerNorm, Transformer
 
 
 class Bottleneck(nn.Module):
@@ -53,6 +55,41 @@ class Bottleneck(nn.Module):
         out = self.relu2(self.bn2(self.conv2(out)))
         out = self.bn3(self.conv3(self.avgpool(out)))
         return self.relu3(out + identity)
+
+
+class AttentionPool2d(nn.Module):
+    """Attention pooling: one query, the mean of the feature map, attends over every spatial position.
+
+    Replaces the ResNet's global average pool (Radford et al. 2021, section 2.4). Input (B, C, H, W) with
+    H = W = spacial_dim; output (B, output_dim). `return_attention=True` also returns the weights
+    (B, heads, H*W + 1): how much the query looks at the mean token (index 0) and at each position.
+    """
+
+    def __init__(self, spacial_dim: int, embed_dim: int, num_heads: int, output_dim: int | None = None):
+        super().__init__()
+        self.positional_embedding = nn.Parameter(torch.randn(spacial_dim**2 + 1, embed_dim) / embed_dim**0.5)
+        self.k_proj = nn.Linear(embed_dim, embed_dim)
+        self.q_proj = nn.Linear(embed_dim, embed_dim)
+        self.v_proj = nn.Linear(embed_dim, embed_dim)
+        self.c_proj = nn.Linear(embed_dim, output_dim or embed_dim)
+        self.num_heads = num_heads
+
+    def forward(self, x: torch.Tensor, return_attention: bool = False):
+        B, C, H, W = x.shape
+        x = x.flatten(2).transpose(1, 2)  # (B, HW, C)
+        x = torch.cat([x.mean(dim=1, keepdim=True), x], dim=1)  # (B, HW+1, C): the mean goes first
+        x = x + self.positional_embedding.to(x.dtype)
+        nh, hs = self.num_heads, C // self.num_heads
+        q = self.q_proj(x[:, :1]).view(B, 1, nh, hs).transpose(1, 2)  # (B, nh, 1, hs)
+        k = self.k_proj(x).view(B, -1, nh, hs).transpose(1, 2)  # (B, nh, HW+1, hs)
+        v = self.v_proj(x).view(B, -1, nh, hs).transpose(1, 2)  # (B, nh, HW+1, hs)
+        if return_attention:
+            att = (q @ k.transpose(-2, -1) * hs**-0.5).softmax(dim=-1)  # (B, nh, 1, HW+1)
+            y = att @ v
+        else:
+            y = F.scaled_dot_product_attention(q, k, v)  # (B, nh, 1, hs)
+        out = self.c_proj(y.transpose(1, 2).reshape(B, C))  # (B, output_dim)
+        return (out, att.squeeze(2)) if return_attention else out
 
 
 class ModifiedResNet(nn.Module):

@@ -36,7 +36,7 @@ _EXTRA_KEYS = ("input_resolution", "context_length", "vocab_size")  # stored bes
 # and by scripts/gpu_figures.py on one GPU; its JSON
 # file beside it records the command, settings, timings and test figures)
 _MODELS: dict[str, Path] = {name: asset(f"models/{name}.safetensors")
-                             for name in ("fashion-mnist-cpu", "fashion-mnist-gpu")}
+                             for name in ("fashion-scenes-cpu", "fashion-mnist-cpu", "fashion-mnist-gpu")}
 
 
 def available_models() -> list[str]:

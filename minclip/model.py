@@ -21,9 +21,13 @@ from minclip.tokenizer import BPETokenizer, default_tokenizer, tokenize
 OPENAI_VOCAB_SIZE = 49408
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class CLIPConfig:
-    """openai/CLIP's constructor arguments. `vision_layers` is a 4-tuple (ResNet) or an int (ViT)."""
+    """openai/CLIP's constructor arguments. `vision_layers` is a 4-tuple (ResNet) or an int (ViT).
+
+    Keyword-only: every construction names its fields (`CLIPConfig(embed_dim=1024, ...)`), since a row of bare
+    numbers such as (1024, 224, (3, 4, 6, 3), 64, None) cannot be read or checked.
+    """
 
     embed_dim: int
     image_resolution: int
@@ -64,19 +68,21 @@ class CLIPConfig:
     @classmethod
     def rn50(cls) -> CLIPConfig:
         """OpenAI's RN50 (102,007,137 parameters); a GPU-sized model."""
-        return cls(1024, 224, (3, 4, 6, 3), 64, None)
+        return cls(embed_dim=1024, image_resolution=224, vision_layers=(3, 4, 6, 3), vision_width=64,
+                   vision_patch_size=None)
 
     @classmethod
     def vit_b_32(cls) -> CLIPConfig:
         """OpenAI's ViT-B/32 (151,277,313 parameters); a GPU-sized model."""
-        return cls(512, 224, 12, 768, 32)
+        return cls(embed_dim=512, image_resolution=224, vision_layers=12, vision_width=768, vision_patch_size=32)
 
     @classmethod
     def cpu(cls) -> CLIPConfig:
         """The book's CPU-sized ModifiedResNet CLIP: 128x128 images give a 4x4 grid to the attention pool;
         the text side reads the book's 2,048-token vocabulary (chapter 1) with a context of 32."""
-        return cls(128, 128, (1, 1, 1, 1), 16, None, context_length=32, vocab_size=2048,
-                   transformer_width=128, transformer_heads=2, transformer_layers=4)
+        return cls(embed_dim=128, image_resolution=128, vision_layers=(1, 1, 1, 1), vision_width=16,
+                   vision_patch_size=None, context_length=32, vocab_size=2048, transformer_width=128,
+                   transformer_heads=2, transformer_layers=4)
 
 
 PRESETS = {"cpu": CLIPConfig.cpu, "rn50": CLIPConfig.rn50, "vit_b_32": CLIPConfig.vit_b_32}

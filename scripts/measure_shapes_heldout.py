@@ -22,7 +22,8 @@ from minclip.model import CLIP, CLIPConfig  # noqa: E402
 from minclip.train import TrainConfig, train  # noqa: E402
 from minclip.zeroshot import zero_shot_classifier, zero_shot_eval  # noqa: E402
 
-MODEL = CLIPConfig(64, 64, (1, 1, 1, 1), 8, None, context_length=16, transformer_width=64, transformer_heads=1,
+MODEL = CLIPConfig(embed_dim=64, image_resolution=64, vision_layers=(1, 1, 1, 1), vision_width=8,
+                   vision_patch_size=None, context_length=16, transformer_width=64, transformer_heads=1,
                    transformer_layers=2)
 TRAIN = TrainConfig(epochs=3, batch_size=64, lr=2e-3, warmup_steps=20, device="cpu", seed=0)
 TEMPLATES = ["a {}", "a small {}", "a large {}"]

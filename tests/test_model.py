@@ -6,7 +6,9 @@ import torch
 from torch import nn
 
 import minclip
-from minclip.attention import AttentionPool2d, MultiheadAttention, Transformer, causal_mask
+from minclip import image_encoders
+from minclip.attention import MultiheadAttention, Transformer, causal_mask
+from minclip.image_encoders import AttentionPool2d
 from minclip.model import CLIP, CLIPConfig, build_model, config_from_state_dict
 from tests.corpus import captions
 
@@ -142,10 +144,25 @@ def test_cpu_preset_and_its_tokenizer():
         model.encode_text(minclip.tokenize("a red sneaker", tokenizer=tokenizer))
 
 
+def test_config_fields_are_named_at_construction():
+    # a row of bare numbers is refused: each field is named, so a reader can check it against openai/CLIP's
+    with pytest.raises(TypeError):
+        CLIPConfig(1024, 224, (3, 4, 6, 3), 64, None)
+    named = CLIPConfig(embed_dim=1024, image_resolution=224, vision_layers=(3, 4, 6, 3), vision_width=64,
+                       vision_patch_size=None)
+    assert named == CLIPConfig.rn50() and named.vision_heads == 32
+
+
+def test_attention_pool_sits_beside_the_resnet_that_uses_it():
+    pool = CLIP(CLIPConfig.cpu()).visual.attnpool
+    assert type(pool) is AttentionPool2d and AttentionPool2d.__module__ == image_encoders.__name__
+
+
 @pytest.mark.parametrize("dtype", [torch.bfloat16, torch.float16])
 def test_half_precision_forward(dtype):
     torch.manual_seed(0)
-    config = CLIPConfig(64, 64, 2, 64, 16, context_length=16, vocab_size=49408, transformer_width=64,
+    config = CLIPConfig(embed_dim=64, image_resolution=64, vision_layers=2, vision_width=64, vision_patch_size=16,
+                        context_length=16, vocab_size=49408, transformer_width=64,
                         transformer_heads=1, transformer_layers=2)
     model = CLIP(config).eval()
     images, tokens = torch.randn(2, 3, 64, 64), model.tokenize(["a dog", "a cat"])

@@ -9,7 +9,8 @@ from minclip.model import CLIP, CLIPConfig
 from minclip.probe import extract_features, few_shot_indices, probe_accuracy, train_linear_probe
 from minclip.zeroshot import retrieval_recall, zero_shot_classifier, zero_shot_eval
 
-TINY = CLIPConfig(32, 32, (1, 1, 1, 1), 8, None, context_length=16, transformer_width=32, transformer_heads=1,
+TINY = CLIPConfig(embed_dim=32, image_resolution=32, vision_layers=(1, 1, 1, 1), vision_width=8, vision_patch_size=None,
+                  context_length=16, transformer_width=32, transformer_heads=1,
                   transformer_layers=1)
 
 

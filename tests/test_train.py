@@ -13,7 +13,8 @@ from minclip.model import CLIP, CLIPConfig
 from minclip.resources import asset
 from minclip.train import TrainConfig, TrainingDiverged, learning_rate, load_training_state, param_groups, train
 
-TINY = CLIPConfig(32, 32, (1, 1, 1, 1), 8, None, context_length=16, transformer_width=32, transformer_heads=1,
+TINY = CLIPConfig(embed_dim=32, image_resolution=32, vision_layers=(1, 1, 1, 1), vision_width=8, vision_patch_size=None,
+                  context_length=16, transformer_width=32, transformer_heads=1,
                   transformer_layers=1)
 
 
@@ -112,7 +113,8 @@ def test_nan_loss_stops_and_keeps_the_last_good_checkpoint(tmp_path):
     assert load_training_state(tmp_path / "last.pt")["step"] == 6
 
 
-VIT = CLIPConfig(32, 32, 1, 64, 8, context_length=16, transformer_width=32, transformer_heads=1, transformer_layers=1)
+VIT = CLIPConfig(embed_dim=32, image_resolution=32, vision_layers=1, vision_width=64, vision_patch_size=8,
+                 context_length=16, transformer_width=32, transformer_heads=1, transformer_layers=1)
 
 
 def _ddp_worker(rank, world, init_file, out_dir):
