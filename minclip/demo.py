@@ -39,8 +39,9 @@ from minclip.demo_data import (
     load_dataset,
     read_upload,
 )
-from minclip.load import available_models, load, preprocess_for
+from minclip.load import available_models, load
 from minclip.model import CLIP
+from minclip.transform import preprocess_for
 from minclip.zeroshot import zero_shot_classifier
 
 __all__ = ["CLASSNAMES", "DEFAULT_MODEL", "MAX_UPLOAD_BYTES", "MAX_UPLOAD_PIXELS", "SAMPLE", "TEMPLATE_SETS",

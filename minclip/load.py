@@ -1,4 +1,4 @@
-"""Reading and writing CLIP checkpoints, safely, and CLIP's image preprocessing.
+"""Reading and writing CLIP checkpoints, safely (CLIP's image preprocessing is in minclip.transform).
 
 `load` mirrors openai/CLIP's `clip.load`: it returns the model and its preprocessing transform. It reads
 OpenAI-layout state dicts saved with `torch.save`, openai/CLIP's released TorchScript archives, OpenCLIP's
@@ -21,10 +21,8 @@ from torchvision import transforms
 
 from minclip.model import CLIP, CLIPConfig, build_model
 from minclip.tokenizer import BPETokenizer
+from minclip.transform import OPENAI_MEAN, OPENAI_STD, preprocess_for  # noqa: F401 (re-exported for older imports)
 
-# OpenAI's preprocessing constants (openai/CLIP, clip.py): the mean and std of its training images, per channel
-OPENAI_MEAN = (0.48145466, 0.4578275, 0.40821073)
-OPENAI_STD = (0.26862954, 0.26130258, 0.27577711)
 MINCLIP_FORMAT = "minclip-checkpoint-1"
 _EXTRA_KEYS = ("input_resolution", "context_length", "vocab_size")  # stored beside the weights by openai/CLIP
 
@@ -39,21 +37,6 @@ _MODELS: dict[str, Path] = {name: _MODELS_DIR / f"{name}.safetensors"
 def available_models() -> list[str]:
     """Names `load` accepts besides file paths: the checkpoints shipped with minclip."""
     return sorted(name for name, path in _MODELS.items() if path.exists())
-
-
-def _to_rgb(image):
-    return image.convert("RGB")
-
-
-def preprocess_for(resolution: int) -> transforms.Compose:
-    """CLIP's transform: bicubic resize of the short side, centre crop, RGB, to tensor, OpenAI's normalisation."""
-    return transforms.Compose([
-        transforms.Resize(resolution, interpolation=transforms.InterpolationMode.BICUBIC),
-        transforms.CenterCrop(resolution),
-        _to_rgb,
-        transforms.ToTensor(),
-        transforms.Normalize(OPENAI_MEAN, OPENAI_STD),
-    ])
 
 
 # ----------------------------------------------------------------------------------------------------------
