@@ -89,9 +89,11 @@ def load_model(name_or_path: str | Path = DEFAULT_MODEL, device: str = "cpu") ->
     if not text:
         raise DemoError(f"no model given: pick one of {available_models()} or type a checkpoint's path")
     try:
-        clip, preprocess = load(text if text in available_models() else Path(text).expanduser(), device=device)
-    except (FileNotFoundError, IsADirectoryError) as err:
-        raise DemoError(f"{err}. Pick one of {available_models()} or type the path of a checkpoint file") from None
+        clip, preprocess = load(text if text in available_models() else os.path.expanduser(text), device=device)
+    except (FileNotFoundError, IsADirectoryError):
+        raise DemoError(f"{text!r} is neither a model this app knows nor a checkpoint file. Models it knows: "
+                        f"{', '.join(available_models())}; or type the path of a checkpoint file (.safetensors or "
+                        ".pt)") from None
     except (ValueError, KeyError, RuntimeError, TypeError, IndexError) as err:
         raise DemoError(f"{text} is not a CLIP checkpoint minclip can read ({err}). Use a checkpoint saved by "
                         "minclip.save_checkpoint or minclip.train, an OpenAI CLIP .pt file or an OpenCLIP one, "

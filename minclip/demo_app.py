@@ -77,7 +77,7 @@ class DemoApp:
         # text search
         self.query = W.Text(placeholder="describe what to find, e.g. a pair of trousers", description="search",
                             continuous_update=False, layout=W.Layout(width="420px")).add_class("minclip-query")
-        self.query.observe(lambda change: self.on_search() if change["new"].strip() else None, names="value")
+        self.query.observe(lambda change: self.on_search(), names="value")  # Enter; blank text gets a message
         self.search_button = W.Button(description="search", button_style="primary").add_class("minclip-search")
         self.search_button.on_click(lambda _: self.on_search())
         self.thumbs = [W.Image(format="png", width=THUMB, height=THUMB) for _ in range(k)]

@@ -102,6 +102,17 @@ def test_load_model_refuses_what_is_not_a_clip_checkpoint(tmp_path, what):
         assert "not a CLIP checkpoint" in message
 
 
+@pytest.mark.parametrize("name", ["ViT-Z/99", "RN9000", "~/no-such-model.pt"])
+def test_an_unknown_model_name_gets_a_sentence_listing_the_known_ones(name):
+    """A name with a slash (like "ViT-B/32") once showed as PosixPath('ViT-B/32')."""
+    with pytest.raises(demo.DemoError) as err:
+        demo.load_model(name)
+    message = str(err.value)
+    assert message.startswith(f"{name!r} is neither a model this app knows nor a checkpoint file. Models it knows: "
+                              f"{', '.join(demo.available_models())}")
+    assert "PosixPath" not in message
+
+
 def test_sample_dataset_keeps_displayable_images(sample):
     assert len(sample) == 1000 and sample.classnames == demo.CLASSNAMES
     image = sample.image(0)
@@ -301,6 +312,10 @@ def test_app_search_fills_the_gallery(app):
     app.on_search()
     assert "minclip-error" in app.status.value and "type a description" in app.status.value
     assert len(app.results) == 8  # the previous results stay
+    app.query.value = "trousers"
+    assert "minclip-info" in app.status.value
+    app.query.value = "   "  # spaces, then Enter: a message, as for an empty query
+    assert "minclip-error" in app.status.value and "type a description" in app.status.value
 
 
 def test_app_upload_classifies_and_survives_bad_files(app, sample):
