@@ -37,7 +37,7 @@ from torch.utils.data import Dataset
 from minclip.captions import fill
 from minclip.transform import preprocess_for, to_rgb
 
-IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".webp", ".bmp", ".gif", ".tif", ".tiff")
+IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".webp", ".bmp")
 CLASS_CAPTION = "a photo of a {}"
 _CAPTION_COLUMNS = ("caption", "title")
 
