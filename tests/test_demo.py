@@ -133,14 +133,27 @@ def test_custom_folder_dataset(tmp_path, sample):
     assert dataset.describe(0) == "bag" and dataset.image(0).mode == "RGB"
 
 
-@pytest.mark.parametrize("what", ["missing", "empty-folder", "loose-images", "empty-csv", "blank"])
+def test_a_plain_folder_of_photos_is_a_dataset(tmp_path, sample):
+    """No class subfolders, no CSV: every image under the folder, searched by content, named by its file."""
+    photos = tmp_path / "photos"
+    (photos / "2024").mkdir(parents=True)
+    sample.image(sample.labels.index(TROUSERS)).save(photos / "blue_jeans.png")
+    sample.image(0).save(photos / "2024" / "holiday-1.jpg")
+    (photos / "notes.txt").write_text("not a photo")
+    dataset = demo.load_dataset(photos)
+    assert len(dataset) == 2 and dataset.classnames is None and dataset.labels == [-1, -1]
+    assert [dataset.describe(i) for i in range(2)] == ["holiday 1", "blue jeans"]
+    assert dataset.image(1).mode == "RGB"
+
+
+@pytest.mark.parametrize("what", ["missing", "empty-folder", "no-images", "empty-csv", "blank"])
 def test_bad_dataset_paths_raise_a_demo_error_naming_them(tmp_path, what, sample):
     path = tmp_path / "images"
     if what == "empty-folder":
         path.mkdir()
-    elif what == "loose-images":
-        path.mkdir()
-        sample.image(0).save(path / "a.png")
+    elif what == "no-images":
+        (path / "sub").mkdir(parents=True)
+        (path / "sub" / "a.txt").write_text("not an image")
     elif what == "empty-csv":
         path = tmp_path / "list.csv"
         path.write_text("filepath,caption\n")
