@@ -134,7 +134,14 @@ def epoch_batches(dataset, index_lists: list[list[int]], num_workers: int = 0, p
             yield collate([dataset[i] for i in indices])
         return
     yield from torch.utils.data.DataLoader(dataset, batch_sampler=index_lists, collate_fn=collate,
-                                           num_workers=num_workers, pin_memory=pin_memory)
+                                           num_workers=num_workers, pin_memory=pin_memory,
+                                           worker_init_fn=_ignore_ctrl_c)
+
+
+def _ignore_ctrl_c(worker_id: int) -> None:
+    """In a DataLoader worker: a terminal's Ctrl-C reaches every process of the group, and a worker that died of it
+    would fail the step the training process is finishing before it saves (see _StopOnSignal)."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
 # ----------------------------------------------------------------------------------------------------------

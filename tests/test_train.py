@@ -272,6 +272,43 @@ def test_sigterm_saves_like_ctrl_c(tmp_path):
         assert torch.equal(a, b), name
 
 
+_CTRL_C_WITH_WORKERS = """
+import os, signal, sys, torch
+sys.path.insert(0, {tests!r})
+from test_train import tiny_model, small_config
+from minclip.datasets import SyntheticShapes
+from minclip.train import train
+
+class CtrlC(torch.utils.data.Dataset):  # Ctrl-C while a worker reads an item: the whole process group gets it
+    def __init__(self):
+        self.data, self.calls = SyntheticShapes(48, resolution=32, seed=1), 0
+    def __len__(self):
+        return len(self.data)
+    def __getitem__(self, i):
+        self.calls += 1
+        if self.calls == 20 and not os.path.exists({marker!r}):
+            open({marker!r}, "w").close()
+            os.killpg(os.getpgid(0), signal.SIGINT)
+        return self.data[i]
+
+train(tiny_model(), CtrlC(), small_config(num_workers=2), {out!r}, progress=False)
+"""
+
+
+def test_ctrl_c_in_a_terminal_with_dataloader_workers_saves(tmp_path):
+    """The DataLoader's worker processes get Ctrl-C too; they must not die before the step is finished and saved."""
+    import subprocess
+    import sys
+
+    script = _CTRL_C_WITH_WORKERS.format(tests=str(Path(__file__).parent), out=str(tmp_path / "run"),
+                                         marker=str(tmp_path / "pressed"))
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=180,
+                          start_new_session=True)  # its own process group: the signal reaches nothing else
+    assert "TrainingInterrupted: stopped by SIGINT after step" in done.stderr, done.stderr[-3000:]
+    step = int(done.stderr.split("stopped by SIGINT after step ")[1].split()[0])
+    assert 1 <= step < 12 and load_training_state(tmp_path / "run" / "last.pt")["step"] == step
+
+
 def test_unwritable_out_is_found_before_the_first_step(tmp_path):
     (tmp_path / "file").write_text("a file where the run's folder should go")
     data = Interrupting(SyntheticShapes(16, resolution=32), at_access=10**9)
