@@ -443,10 +443,11 @@ def main(argv: list[str] | None = None) -> int:
             torch.cuda.set_device(config.device)
     model = new_model(PRESETS[args.preset](), config.seed)
     resolution = model.config.image_resolution
-    classnames = CLASSNAMES
+    classnames, templates = CLASSNAMES, EVAL_TEMPLATES
     if args.train_data is not None:
         train_set = test_set = _own_images(parser, args.train_data, resolution)
-        classnames = train_set.classnames  # None without class subfolders: retrieval figures only
+        # zero-shot over the class subfolders with the paper's prompt; no classes: retrieval figures only
+        classnames, templates = train_set.classnames, ("a photo of a {}.",)
     elif args.dataset == "fashion-mnist":
         train_set = datasets.FashionMNISTPairs("train", resolution=resolution, seed=config.seed)
         test_set = datasets.FashionMNISTPairs("test", resolution=resolution, seed=config.seed)
@@ -460,7 +461,7 @@ def main(argv: list[str] | None = None) -> int:
     def evaluate(m):
         metrics = {}
         if classnames is not None and len(classnames) > 1:
-            classifier = zero_shot_classifier(m, classnames, EVAL_TEMPLATES)
+            classifier = zero_shot_classifier(m, classnames, templates)
             loader = torch.utils.data.DataLoader(test_set, batch_size=256, collate_fn=datasets.collate)
             metrics = zero_shot_eval(m, loader, classifier)
         # retrieval among the first 1,000 test pairs: many captions fit many images here (10 classes), so

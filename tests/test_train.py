@@ -359,12 +359,17 @@ def write_photos(folder, n=10):
     return folder
 
 
-@pytest.mark.parametrize("layout", ["folder", "csv"])
+@pytest.mark.parametrize("layout", ["folder", "classes", "csv"])
 def test_cli_trains_on_your_own_images(tmp_path, layout):
     from minclip.train import main
 
     photos = write_photos(tmp_path / "photos")
     data = photos
+    if layout == "classes":
+        data = tmp_path / "classes"
+        for i, path in enumerate(sorted(photos.iterdir())):
+            (data / ("red" if i % 2 else "green")).mkdir(parents=True, exist_ok=True)
+            path.rename(data / ("red" if i % 2 else "green") / path.name)
     if layout == "csv":
         data = tmp_path / "pairs.csv"
         data.write_text("filepath,caption\n" + "".join(f"photos/colour_{i}.png,colour number {i}\n" for i in range(10)),
@@ -373,6 +378,7 @@ def test_cli_trains_on_your_own_images(tmp_path, layout):
                  "--device", "cpu"]) == 0
     history = json.loads((tmp_path / "run" / "history.json").read_text())
     assert history[-1]["step"] == 2 and 0.0 <= history[-1]["image_to_text_R@1"] <= 1.0
+    assert ("top1" in history[-1]) == (layout == "classes")  # zero-shot needs classes
     assert (tmp_path / "run" / "model.safetensors").is_file()
 
 
