@@ -186,7 +186,7 @@ class _StopOnSignal:
     def __init__(self):
         self.signum, self._previous = None, {}
 
-    def __enter__(self):
+    def install(self) -> _StopOnSignal:
         if threading.current_thread() is threading.main_thread():
             for sig in (signal.SIGINT, signal.SIGTERM):
                 self._previous[sig] = signal.signal(sig, self._handle)
@@ -197,7 +197,7 @@ class _StopOnSignal:
             raise KeyboardInterrupt  # pressed twice: stop now
         self.signum = signum
 
-    def __exit__(self, *exc):
+    def restore(self) -> None:
         for sig, handler in self._previous.items():
             signal.signal(sig, handler)
 
@@ -286,7 +286,7 @@ def train(model: CLIP, dataset, config: TrainConfig, out_dir: str | Path, resume
 
     bar = tqdm(total=total, initial=step, desc="training", disable=not progress or rank != 0)
     mid_step = False  # True from a batch's forward pass to its step count: a state saved then is not whole
-    stop = _StopOnSignal().__enter__()  # Ctrl-C and SIGTERM finish the current step, then save and stop
+    stop = _StopOnSignal().install()  # Ctrl-C and SIGTERM finish the current step, then save and stop
     try:
         while step < total:
             epoch, position = divmod(step, steps_per_epoch)
@@ -353,7 +353,7 @@ def train(model: CLIP, dataset, config: TrainConfig, out_dir: str | Path, resume
             print(f"interrupted at step {step}: saved {ckpt}; continue with --resume")
         raise
     finally:
-        stop.__exit__()
+        stop.restore()
         bar.close()
     model.eval()
     if rank == 0:
