@@ -7,6 +7,10 @@ a user's mistake in the status line and leaves the app working. Tests drive it w
     app = DemoApp()
     app.query.value = "trousers"; app.on_search()
     app.handle_upload(png_bytes)
+
+One piece runs in the browser, ``upload_guard()``: a script that refuses a file over the upload limit before it is
+sent (app/demo.ipynb displays it beside the app). Voila's own settings (localhost only, idle kernels of closed pages
+shut down, the websocket's message limit) are in app/voila.json.
 """
 
 from __future__ import annotations
