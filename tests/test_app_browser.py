@@ -174,21 +174,44 @@ def test_search_upload_and_bad_upload_in_a_browser(voila_url, tmp_path):
     assert kernels(proc) == 0
 
 
-def get_status(url: str, host: str) -> int:
+def get(url: str, host: str) -> tuple[int, str]:
     port = int(url.rstrip("/").rsplit(":", 1)[1])
-    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=TIMEOUT_MS / 1000)
     connection.request("GET", "/", headers={"Host": host})
-    return connection.getresponse().status
+    response = connection.getresponse()
+    return response.status, response.read().decode("utf-8", "replace")
+
+
+async def websocket_status(url: str, origin: str) -> int:
+    """101 if the kernel's websocket opens for a page from ``origin``, else the HTTP status of the refusal."""
+    from tornado.httpclient import HTTPClientError, HTTPRequest
+    from tornado.websocket import websocket_connect
+
+    try:
+        socket = await websocket_connect(HTTPRequest(url, headers={"Origin": origin}))
+    except HTTPClientError as err:
+        return err.code
+    socket.close()
+    return 101
 
 
 def test_only_localhost_may_reach_the_server(voila_url):
-    """A page on another site reaching 127.0.0.1 by DNS rebinding sends its own name as Host: refused, no kernel."""
+    """A page on another site reaching 127.0.0.1 by DNS rebinding sends its own name as Host: refused, no kernel
+    started; a page on another site connecting to a kernel's websocket sends its own Origin: refused."""
+    import asyncio
+
     url, proc = voila_url
     port = url.rstrip("/").rsplit(":", 1)[1]
     before = kernels(proc)
-    assert get_status(url, f"attacker.example:{port}") == 403
-    assert get_status(url, f"127.0.0.1.attacker.example:{port}") == 403
+    assert get(url, f"attacker.example:{port}")[0] == 403
+    assert get(url, f"127.0.0.1.attacker.example:{port}")[0] == 403
     assert kernels(proc) == before
+    status, page = get(url, f"localhost:{port}")  # the app's own page starts a kernel
+    assert status == 200
+    kernel = re.search(r'"kernelId":\s*"([0-9a-f-]{36})"', page).group(1)
+    channels = f"ws://127.0.0.1:{port}/api/kernels/{kernel}/channels"
+    assert asyncio.run(websocket_status(channels, f"http://attacker.example:{port}")) == 403
+    assert asyncio.run(websocket_status(channels, f"http://127.0.0.1:{port}")) == 101
 
 
 def test_the_websocket_takes_more_than_the_upload_limit():
