@@ -14,6 +14,10 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 APP_PORT ?= 8866
+# Voila's settings live in app/voila.json (tests/test_app_browser.py starts Voila with it too): 127.0.0.1 only,
+# localhost Host headers and origins only (no DNS rebinding), kernels of closed pages shut down after 2 idle
+# minutes, and a websocket message limit above the app's upload limit
+VOILA_ARGS := --Voila.config_file_paths=app
 
 # The install stamp is named after pyproject.toml's hash: editing the dependencies triggers a reinstall,
 # anything else finds the stamp and skips pip.
@@ -26,7 +30,7 @@ app: venv
 	@echo ""
 	@echo "Starting the demo app. Open http://127.0.0.1:$(APP_PORT)/ in a browser (Ctrl+C stops it);"
 	@echo "the first page load indexes the images (seconds), later ones read the index from the cache."
-	$(BIN)/voila --no-browser --port=$(APP_PORT) --Voila.ip=127.0.0.1 app/demo.ipynb
+	$(BIN)/voila $(VOILA_ARGS) --port=$(APP_PORT) app/demo.ipynb
 
 test: venv
 	$(BIN)/ruff check .

@@ -1,7 +1,7 @@
 """Datasets of (image, caption, label) for training and testing minclip, and the collate function that batches them.
 
 Every dataset here yields what the model takes and what the loss needs:
-    image    float tensor (3, R, R), normalised with OpenAI's mean and std (minclip.load.OPENAI_MEAN, OPENAI_STD)
+    image    float tensor (3, R, R), normalised with OpenAI's mean and std (minclip.transform.OPENAI_MEAN, OPENAI_STD)
     caption  str, tokenised later, in the training loop (minclip.tokenizer.tokenize)
     label    int, the class index for zero-shot evaluation, or -1 where there is none
 
@@ -32,9 +32,9 @@ from torch.utils.data import Dataset
 from minclip.captions import CLASSNAMES, caption
 from minclip.data import load_fashion_mnist
 from minclip.image_folder import IMAGE_EXTENSIONS, ImageCaptionFolder
-from minclip.load import OPENAI_MEAN, OPENAI_STD
 from minclip.resources import asset
 from minclip.shapes import COLOURS, HOLDOUT, POSITIONS, SHAPE_CLASSES, SHAPES, SIZES, SyntheticShapes
+from minclip.transform import OPENAI_MEAN, OPENAI_STD
 
 __all__ = [
     "COLOURS", "HOLDOUT", "IMAGE_EXTENSIONS", "POSITIONS", "SAMPLE_PATH", "SHAPES", "SHAPE_CLASSES", "SIZES",

@@ -40,8 +40,9 @@ from minclip.demo_data import (
     read_upload,
 )
 from minclip.hf import is_hub_id
-from minclip.load import available_models, load, preprocess_for
+from minclip.load import available_models, load
 from minclip.model import CLIP
+from minclip.transform import preprocess_for
 from minclip.zeroshot import zero_shot_classifier
 
 __all__ = ["CLASSNAMES", "DEFAULT_MODEL", "MAX_UPLOAD_BYTES", "MAX_UPLOAD_PIXELS", "SAMPLE", "TEMPLATE_SETS",
@@ -92,8 +93,10 @@ def load_model(name_or_path: str | Path = DEFAULT_MODEL, device: str = "cpu", pr
     try:
         where = text if text in available_models() or is_hub_id(text) else Path(text).expanduser()
         clip, preprocess = load(where, device=device, progress=progress)
-    except (FileNotFoundError, IsADirectoryError) as err:
-        raise DemoError(f"{err}. Pick one of {available_models()} or type the path of a checkpoint file") from None
+    except (FileNotFoundError, IsADirectoryError):
+        raise DemoError(f"{text!r} is neither a model this app knows nor a checkpoint file. Models it knows: "
+                        f"{', '.join(available_models())}; or type the path of a checkpoint file (.safetensors or "
+                        ".pt)") from None
     except (OSError, ImportError) as err:  # a failed download, offline: the message says where to put the file
         raise DemoError(str(err)) from None
     except (ValueError, KeyError, RuntimeError, TypeError, IndexError) as err:

@@ -7,6 +7,10 @@ a user's mistake in the status line and leaves the app working. Tests drive it w
     app = DemoApp()
     app.query.value = "trousers"; app.on_search()
     app.handle_upload(png_bytes)
+
+One piece runs in the browser, ``upload_guard()``: a script that refuses a file over the upload limit before it is
+sent (app/demo.ipynb displays it beside the app). Voila's own settings (localhost only, idle kernels of closed pages
+shut down, the websocket's message limit) are in app/voila.json.
 """
 
 from __future__ import annotations
@@ -35,6 +39,37 @@ def to_png(image: Image.Image, size: int = THUMB) -> bytes:
     buf = io.BytesIO()
     image.save(buf, format="PNG")
     return buf.getvalue()
+
+
+_UPLOAD_GUARD = """<script>
+(() => {
+  // minclip: refuse a file over the upload limit in the browser, before its bytes are sent to the kernel
+  const limit = %d, mib = (n) => (n / 1048576).toFixed(1);
+  const read = FileReader.prototype.readAsArrayBuffer;
+  if (read.minclipGuard) return;
+  const guarded = function (blob) {
+    if (!(blob instanceof File) || blob.size <= limit) return read.call(this, blob);
+    const status = document.querySelector(".minclip-status .widget-html-content");  // the view rewrites it later
+    const span = document.createElement("span");
+    span.className = "minclip-error";
+    span.style.color = "#b00020";
+    span.textContent = `${blob.name}: the file is ${mib(blob.size)} MiB, more than the ${mib(limit)} MiB allowed; ` +
+      "resize or compress it first";
+    if (status) status.replaceChildren(span);
+    setTimeout(() => this.onabort && this.onabort(new ProgressEvent("abort")), 0);  // the upload stops here
+  };
+  guarded.minclipGuard = true;
+  FileReader.prototype.readAsArrayBuffer = guarded;
+})();
+</script>"""
+
+
+def upload_guard(max_bytes: int = demo.MAX_UPLOAD_BYTES) -> str:
+    """HTML with a script that checks an upload's size in the browser, before the file is sent: a file over
+    ``max_bytes`` gets the app's message in the status line and is never read. (ipywidgets' FileUpload reads the
+    file with a FileReader, then sends it over the kernel's websocket; a message over the websocket's limit would
+    close it, silently.) Display it once, with ``IPython.display.HTML``, beside the app."""
+    return _UPLOAD_GUARD % int(max_bytes)
 
 
 def _guarded(method):
@@ -72,12 +107,14 @@ class DemoApp:
                                     placeholder="a model name, a checkpoint path or a hub id", ensure_option=False)
         self.dataset_box = W.Combobox(value=dataset, options=demo.available_datasets(), description="dataset",
                                       placeholder="a built-in name, a folder or a CSV path", ensure_option=False)
+        self.dataset_box.add_class("minclip-dataset")
         self.load_button = W.Button(description="load", tooltip="load the model and dataset, index the images")
+        self.load_button.add_class("minclip-load")
         self.load_button.on_click(lambda _: self.on_load())
         # text search
         self.query = W.Text(placeholder="describe what to find, e.g. a pair of trousers", description="search",
                             continuous_update=False, layout=W.Layout(width="420px")).add_class("minclip-query")
-        self.query.observe(lambda change: self.on_search() if change["new"].strip() else None, names="value")
+        self.query.observe(lambda change: self.on_search(), names="value")  # Enter; blank text gets a message
         self.search_button = W.Button(description="search", button_style="primary").add_class("minclip-search")
         self.search_button.on_click(lambda _: self.on_search())
         self.thumbs = [W.Image(format="png", width=THUMB, height=THUMB) for _ in range(k)]

@@ -20,12 +20,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import torch
-from PIL import Image, ImageOps, UnidentifiedImageError
+from PIL import Image, UnidentifiedImageError
 
 from minclip.captions import CLASSNAMES
 from minclip.data import find_fashion_mnist, load_fashion_mnist
 from minclip.datasets import SAMPLE_PATH, load_sample, to_model_input
 from minclip.image_folder import ImageCaptionFolder, open_image
+from minclip.transform import to_rgb
 
 if TYPE_CHECKING:  # minclip.demo imports this module
     from minclip.demo import DemoModel
@@ -136,7 +137,7 @@ def read_upload(data: bytes, max_bytes: int = MAX_UPLOAD_BYTES, max_pixels: int 
                 if width * height > max_pixels:
                     raise DemoError(f"the image is {width}x{height} pixels, more than the {max_pixels:,} allowed "
                                     "(a small file this large may be a decompression bomb); resize it first")
-                return ImageOps.exif_transpose(image).convert("RGB")  # decodes it, upright
+                return to_rgb(image)  # decodes it, as a viewer shows it (upright, transparency on white)
     except DemoError:
         raise
     except (Image.DecompressionBombWarning, Image.DecompressionBombError) as err:

@@ -1,6 +1,6 @@
-"""Your own images as (image, caption, label): a CSV of file paths and captions, or one subfolder per class.
+"""Your own images as (image, caption, label): a CSV of file paths and captions, class subfolders, or any folder.
 
-Two layouts, both common:
+Three layouts, all common:
     CSV          a file with the header ``filepath,caption`` (comma- or tab-separated), one image per row, paths
                  relative to the CSV's folder. open_clip trains from the same layout (open_clip_train/data.py,
                  CsvDataset); its default column names are ``filepath`` and ``title``, so ``title`` is accepted
@@ -8,17 +8,25 @@ Two layouts, both common:
     subfolders   ``root/<class>/<image>``, as torchvision's ImageFolder reads it. Classes are the folder names in
                  sorted order, the label is the class's index, and the caption is "a photo of a <class>" with the
                  article fixed and underscores read as spaces (folder "apple_tree": "a photo of an apple tree").
+    flat         a folder of photos with no classes: every image in it and in its subfolders, at any depth, in
+                 sorted order; the caption is the file name without its extension, underscores and dashes read
+                 as spaces ("red_dress-2.jpg": "red dress 2"). Labels are -1. A folder with images directly in it
+                 is read this way; one holding images only inside subfolders is read as classes.
 
-Images go through CLIP's preprocessing (minclip.load.preprocess_for): bicubic resize of the short side, centre
-crop, RGB, normalisation. Every error names the file and says what to do. A file that cannot be decoded fails
-when it is read, naming its path; ``verify()`` reads them all first and lists every bad file at once. Pillow warns
-about images larger than ``PIL.Image.MAX_IMAGE_PIXELS`` (about 89 megapixels: possibly a "decompression bomb",
-a small file that decodes to gigabytes); here that warning is an error.
+A CSV may be saved by Excel as "CSV UTF-8" (it starts with a byte-order mark) or as UTF-16 text; another encoding
+gets a message saying how to save it as UTF-8. Images are read as a viewer shows them and go through CLIP's
+preprocessing (minclip.transform: upright, transparency on white, 16-bit grey at its range, bicubic resize of the
+short side, centre crop, normalisation). Every error names the file and says what to do. A file that cannot be
+decoded fails when it is read, naming its path; ``verify()`` reads them all first and lists every bad file at
+once. Pillow warns about images larger than ``PIL.Image.MAX_IMAGE_PIXELS`` (about 89 megapixels: possibly a
+"decompression bomb", a small file that decodes to gigabytes); here that warning is an error.
 """
 
 from __future__ import annotations
 
 import csv as csvlib
+import io
+import re
 import warnings
 from pathlib import Path
 
@@ -27,7 +35,7 @@ from PIL import Image, UnidentifiedImageError
 from torch.utils.data import Dataset
 
 from minclip.captions import fill
-from minclip.load import preprocess_for
+from minclip.transform import preprocess_for, to_rgb
 
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".webp", ".bmp")
 CLASS_CAPTION = "a photo of a {}"
@@ -41,7 +49,7 @@ def open_image(path: str | Path) -> Image.Image:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
             with Image.open(path) as image:
-                return image.convert("RGB")  # convert() decodes the whole file
+                return to_rgb(image)  # decodes the whole file
     except (Image.DecompressionBombWarning, Image.DecompressionBombError) as err:
         raise ValueError(
             f"{path}: refused, too many pixels ({err}). A file this large may be a decompression bomb; if you "
@@ -57,22 +65,36 @@ def open_image(path: str | Path) -> Image.Image:
         ) from None
 
 
+def _decode_csv(csv_path: Path) -> str:
+    """The CSV's text: UTF-8 with or without a byte-order mark (Excel's "CSV UTF-8"), or UTF-16 with one."""
+    data = csv_path.read_bytes()
+    encoding = "utf-16" if data[:2] in (b"\xff\xfe", b"\xfe\xff") else "utf-8-sig"
+    try:
+        return data.decode(encoding)
+    except UnicodeDecodeError as err:
+        line = data[:err.start].count(b"\n") + 1
+        raise ValueError(
+            f"{csv_path}: line {line} is not {encoding.removesuffix('-sig').upper()} text (byte "
+            f"0x{data[err.start]:02x}). Save the file as UTF-8: in Excel, 'Save As' > 'CSV UTF-8 (Comma delimited)'; "
+            "in LibreOffice, tick 'Edit filter settings' and pick 'Unicode (UTF-8)'"
+        ) from None
+
+
 def _read_csv(csv_path: Path) -> tuple[list[Path], list[str]]:
     """(image paths, captions) from a CSV with a filepath and a caption (or title) column."""
-    with open(csv_path, newline="", encoding="utf-8") as f:
-        first = f.readline()
-        f.seek(0)
-        delimiter = "\t" if "\t" in first and "," not in first else ","
-        reader = csvlib.DictReader(f, delimiter=delimiter)
-        header = [name.strip() for name in (reader.fieldnames or [])]
-        reader.fieldnames = header
-        caption_key = next((k for k in _CAPTION_COLUMNS if k in header), None)
-        if "filepath" not in header or caption_key is None:
-            raise ValueError(
-                f"{csv_path}: the first line must be the header `filepath,caption` (found {header or 'nothing'}); "
-                "add it, with one image path (relative to the CSV's folder) and one caption per row"
-            )
-        rows = list(reader)
+    text = _decode_csv(csv_path)
+    first = text.split("\n", 1)[0]
+    delimiter = "\t" if "\t" in first and "," not in first else ","
+    reader = csvlib.DictReader(io.StringIO(text, newline=""), delimiter=delimiter)
+    header = [name.strip() for name in (reader.fieldnames or [])]
+    reader.fieldnames = header
+    caption_key = next((k for k in _CAPTION_COLUMNS if k in header), None)
+    if "filepath" not in header or caption_key is None:
+        raise ValueError(
+            f"{csv_path}: the first line must be the header `filepath,caption` (found {header or 'nothing'}); "
+            "add it, with one image path (relative to the CSV's folder) and one caption per row"
+        )
+    rows = list(reader)
     if not rows:
         raise ValueError(f"{csv_path}: the CSV has a header but no rows; add one `filepath,caption` row per image")
     paths, captions, missing = [], [], []
@@ -91,14 +113,23 @@ def _read_csv(csv_path: Path) -> tuple[list[Path], list[str]]:
     return paths, captions
 
 
+def file_caption(path: Path) -> str:
+    """A caption from a file name: the name without its extension, underscores and dashes read as spaces.
+
+    Example: "red_dress-2.jpg" -> "red dress 2".
+    """
+    return " ".join(re.split(r"[\s_-]+", path.stem)).strip() or path.stem
+
+
 def _is_image(path: Path) -> bool:
     return path.is_file() and path.suffix.lower() in IMAGE_EXTENSIONS
 
 
 class ImageCaptionFolder(Dataset):
-    """Images with captions from a CSV or from class subfolders of ``root``; items are (image (3, R, R), caption,
-    label). ``csv`` is a path, looked up in ``root`` first, then from the working directory; ``root`` may also be
-    the CSV itself. Attributes: paths, captions, labels, classnames (None for a CSV)."""
+    """Images with captions from a CSV, from class subfolders of ``root``, or from any folder of images; items are
+    (image (3, R, R), caption, label). ``csv`` is a path, looked up in ``root`` first, then from the working
+    directory; ``root`` may also be the CSV itself. Attributes: paths, captions, labels, classnames (None without
+    classes)."""
 
     def __init__(self, root: str | Path, csv: str | Path | None = None, resolution: int = 224):
         root = Path(root)
@@ -119,20 +150,15 @@ class ImageCaptionFolder(Dataset):
             self.labels = [-1] * len(self.paths)
             self.classnames: tuple[str, ...] | None = None
         else:
-            self._scan_subfolders()
+            self._scan_folder()
 
-    def _scan_subfolders(self) -> None:
+    def _scan_folder(self) -> None:
         if not self.root.is_dir():
-            raise FileNotFoundError(f"{self.root}: not a folder; pass a folder of class subfolders, or a CSV")
+            raise FileNotFoundError(f"{self.root}: not a folder; pass a folder of images, or a CSV")
         classes = sorted(d.name for d in self.root.iterdir() if d.is_dir() and any(map(_is_image, d.iterdir())))
-        if not classes:
-            loose = sum(map(_is_image, self.root.iterdir()))
-            hint = (f" ({loose} images lie directly in it: move them into one subfolder per class, or list them "
-                    "in a CSV with the header `filepath,caption`)") if loose else ""
-            raise FileNotFoundError(
-                f"{self.root}: no images found in class subfolders{hint}. Expected root/<class>/<image> with "
-                f"extensions {', '.join(IMAGE_EXTENSIONS)} (any case)"
-            )
+        if any(map(_is_image, self.root.iterdir())) or not classes:
+            self._scan_flat()
+            return
         self.classnames = tuple(classes)
         self.paths, self.labels, self.captions = [], [], []
         for label, name in enumerate(classes):
@@ -141,6 +167,19 @@ class ImageCaptionFolder(Dataset):
                 self.paths.append(path)
                 self.labels.append(label)
                 self.captions.append(text)
+
+    def _scan_flat(self) -> None:
+        """Every image under root, at any depth (hidden files and folders skipped), captioned by its file name."""
+        self.paths = sorted(p for p in self.root.rglob("*") if _is_image(p)
+                            and not any(part.startswith(".") for part in p.relative_to(self.root).parts))
+        if not self.paths:
+            raise FileNotFoundError(
+                f"{self.root}: no images found in it or its subfolders; accepted extensions: "
+                f"{', '.join(IMAGE_EXTENSIONS)} (any case). Or pass a CSV with the header `filepath,caption`"
+            )
+        self.captions = [file_caption(p) for p in self.paths]
+        self.labels = [-1] * len(self.paths)
+        self.classnames = None
 
     def __len__(self) -> int:
         return len(self.paths)

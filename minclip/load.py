@@ -1,4 +1,4 @@
-"""Reading and writing CLIP checkpoints, safely, and CLIP's image preprocessing.
+"""Reading and writing CLIP checkpoints, safely (CLIP's image preprocessing is in minclip.transform).
 
 `load` mirrors openai/CLIP's `clip.load`: it returns the model and its preprocessing transform. It reads
 OpenAI-layout state dicts saved with `torch.save`, openai/CLIP's released TorchScript archives, OpenCLIP's
@@ -25,10 +25,8 @@ from minclip.model import CLIP, CLIPConfig, build_model
 from minclip.pretrained import OPENAI_MODELS, Progress, download
 from minclip.resources import asset
 from minclip.tokenizer import BPETokenizer
+from minclip.transform import OPENAI_MEAN, OPENAI_STD, preprocess_for  # noqa: F401 (re-exported for older imports)
 
-# OpenAI's preprocessing constants (openai/CLIP, clip.py): the mean and std of its training images, per channel
-OPENAI_MEAN = (0.48145466, 0.4578275, 0.40821073)
-OPENAI_STD = (0.26862954, 0.26130258, 0.27577711)
 MINCLIP_FORMAT = "minclip-checkpoint-1"
 _EXTRA_KEYS = ("input_resolution", "context_length", "vocab_size")  # stored beside the weights by openai/CLIP
 
@@ -43,21 +41,6 @@ def available_models() -> list[str]:
     """Names `load` accepts besides paths and hub ids: the checkpoints shipped with minclip, then OpenAI's nine
     released models under openai/CLIP's names (downloaded on first use)."""
     return sorted(name for name, path in _MODELS.items() if path.exists()) + list(OPENAI_MODELS)
-
-
-def _to_rgb(image):
-    return image.convert("RGB")
-
-
-def preprocess_for(resolution: int) -> transforms.Compose:
-    """CLIP's transform: bicubic resize of the short side, centre crop, RGB, to tensor, OpenAI's normalisation."""
-    return transforms.Compose([
-        transforms.Resize(resolution, interpolation=transforms.InterpolationMode.BICUBIC),
-        transforms.CenterCrop(resolution),
-        _to_rgb,
-        transforms.ToTensor(),
-        transforms.Normalize(OPENAI_MEAN, OPENAI_STD),
-    ])
 
 
 # ----------------------------------------------------------------------------------------------------------

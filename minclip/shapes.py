@@ -19,7 +19,7 @@ import torch
 from torch.utils.data import Dataset
 from torchvision.transforms.functional import normalize
 
-from minclip.load import OPENAI_MEAN, OPENAI_STD
+from minclip.transform import OPENAI_MEAN, OPENAI_STD
 
 COLOURS = {"red": (255, 0, 0), "green": (0, 255, 0), "blue": (0, 0, 255), "yellow": (255, 255, 0)}
 SHAPES = ("circle", "square", "triangle")

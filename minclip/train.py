@@ -18,6 +18,9 @@ import json
 import math
 import os
 import platform
+import signal
+import sys
+import threading
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -34,6 +37,15 @@ from minclip.tokenizer import BPETokenizer
 
 class TrainingDiverged(RuntimeError):
     """The loss became NaN or infinite; the last good checkpoint is kept."""
+
+
+class TrainingInterrupted(KeyboardInterrupt):
+    """Ctrl-C (SIGINT) or SIGTERM (``kill``, a scheduler, a container stop) stopped training after a whole step,
+    and the state after that step was saved; ``signum`` says which signal."""
+
+    def __init__(self, message: str, signum: int):
+        super().__init__(message)
+        self.signum = signum
 
 
 @dataclass
@@ -123,7 +135,14 @@ def epoch_batches(dataset, index_lists: list[list[int]], num_workers: int = 0, p
             yield collate([dataset[i] for i in indices])
         return
     yield from torch.utils.data.DataLoader(dataset, batch_sampler=index_lists, collate_fn=collate,
-                                           num_workers=num_workers, pin_memory=pin_memory)
+                                           num_workers=num_workers, pin_memory=pin_memory,
+                                           worker_init_fn=_ignore_ctrl_c)
+
+
+def _ignore_ctrl_c(worker_id: int) -> None:
+    """In a DataLoader worker: a terminal's Ctrl-C reaches every process of the group, and a worker that died of it
+    would fail the step the training process is finishing before it saves (see _StopOnSignal)."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
 # ----------------------------------------------------------------------------------------------------------
@@ -144,6 +163,44 @@ def save_training_state(path: Path, model: CLIP, optimizer, step: int, epoch: in
     tmp = path.with_name(path.name + ".tmp")
     torch.save(state, tmp)
     os.replace(tmp, path)
+
+
+def check_output_folder(out_dir: str | Path) -> Path:
+    """Create ``out_dir`` and prove a file can be written in it, before any training step is spent."""
+    out_dir = Path(out_dir)
+    probe = out_dir / f".minclip-write-test-{os.getpid()}"
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+        probe.write_bytes(b"")
+        probe.unlink()
+    except OSError as err:
+        raise OSError(f"cannot write checkpoints to {out_dir} ({err.strerror or err}); pick another folder with "
+                      "--out, or fix its permissions, before training") from None
+    return out_dir
+
+
+class _StopOnSignal:
+    """While active (in the main thread), SIGINT and SIGTERM ask the loop to stop after the current step instead
+    of killing it mid-step: a state saved mid-step would count that step's batch twice on resume (BatchNorm's
+    running statistics and ``num_batches_tracked`` would already hold it). A second Ctrl-C stops at once."""
+
+    def __init__(self):
+        self.signum, self._previous = None, {}
+
+    def install(self) -> _StopOnSignal:
+        if threading.current_thread() is threading.main_thread():
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                self._previous[sig] = signal.signal(sig, self._handle)
+        return self
+
+    def _handle(self, signum, frame):
+        if self.signum is not None and signum == signal.SIGINT:
+            raise KeyboardInterrupt  # pressed twice: stop now
+        self.signum = signum
+
+    def restore(self) -> None:
+        for sig, handler in self._previous.items():
+            signal.signal(sig, handler)
 
 
 def load_training_state(path: Path) -> dict:
@@ -197,6 +254,8 @@ def train(model: CLIP, dataset, config: TrainConfig, out_dir: str | Path, resume
     distributed = dist.is_available() and dist.is_initialized() and dist.get_world_size() > 1
     rank, world = (dist.get_rank(), dist.get_world_size()) if distributed else (0, 1)
     out_dir, ckpt = Path(out_dir), Path(out_dir) / "last.pt"
+    if rank == 0:
+        check_output_folder(out_dir)
     device = pick_device(config.device)
     torch.manual_seed(config.seed)
     model.to(device).train()
@@ -216,7 +275,7 @@ def train(model: CLIP, dataset, config: TrainConfig, out_dir: str | Path, resume
         step, history, curve = state["step"], state["history"], state["curve"]
         torch.set_rng_state(state["torch_rng"])
     elif resume:
-        raise FileNotFoundError(f"--resume: no checkpoint at {ckpt}")
+        raise FileNotFoundError(f"--resume: no checkpoint at {ckpt}; start without --resume")
     towers = _Towers(model)
     if distributed:
         towers = torch.nn.parallel.DistributedDataParallel(towers, device_ids=[device] if device.type == "cuda"
@@ -228,6 +287,8 @@ def train(model: CLIP, dataset, config: TrainConfig, out_dir: str | Path, resume
                                         curve)) if rank == 0 else (lambda: None)
 
     bar = tqdm(total=total, initial=step, desc="training", disable=not progress or rank != 0)
+    mid_step = False  # True from a batch's forward pass to its step count: a state saved then is not whole
+    stop = _StopOnSignal().install()  # Ctrl-C and SIGTERM finish the current step, then save and stop
     try:
         while step < total:
             epoch, position = divmod(step, steps_per_epoch)
@@ -247,6 +308,7 @@ def train(model: CLIP, dataset, config: TrainConfig, out_dir: str | Path, resume
                 images, tokens = images.to(device, non_blocking=True), tokens.to(device, non_blocking=True)
                 for group in optimizer.param_groups:
                     group["lr"] = learning_rate(step, total, config.warmup_steps, config.lr)
+                mid_step = True
                 with torch.autocast(device.type, dtype=torch.bfloat16, enabled=use_amp):
                     image_features, text_features = towers(images, tokens)
                     loss = loss_fn(image_features, text_features, model.logit_scale.exp())
@@ -262,6 +324,7 @@ def train(model: CLIP, dataset, config: TrainConfig, out_dir: str | Path, resume
                 optimizer.step()
                 clamp_logit_scale(model.logit_scale)
                 step += 1
+                mid_step = False
                 if step % config.log_every == 0 or step == total:
                     curve.append({"step": step, "loss": loss.item(), "logit_scale": model.logit_scale.exp().item(),
                                   "lr": optimizer.param_groups[0]["lr"]})
@@ -270,6 +333,8 @@ def train(model: CLIP, dataset, config: TrainConfig, out_dir: str | Path, resume
                 bar.set_postfix(loss=f"{loss.item():.3f}", scale=f"{model.logit_scale.exp().item():.1f}",
                                 img_s=f"{global_batch / (now - started):.0f}")
                 started = now
+                if stop.signum is not None:
+                    break
             if step % steps_per_epoch == 0 or step >= total:
                 record = {"epoch": epoch + 1, "step": step, "loss": loss.item(),
                           "logit_scale": model.logit_scale.exp().item()}
@@ -279,12 +344,20 @@ def train(model: CLIP, dataset, config: TrainConfig, out_dir: str | Path, resume
                     model.train()
                 history.append(record)
                 save()
+            if stop.signum is not None:
+                raise TrainingInterrupted(f"stopped by {signal.Signals(stop.signum).name} after step {step}",
+                                          stop.signum)
     except KeyboardInterrupt:
-        save()
-        bar.close()
-        print(f"interrupted at step {step}: saved {ckpt}; continue with --resume")
+        if mid_step:  # a second Ctrl-C, or an interrupt not sent as a signal: the last whole state is on disk
+            print(f"interrupted inside step {step + 1}: its state is not whole, so the checkpoint from before "
+                  f"it is kept{f' at {ckpt}' if ckpt.exists() else ''}; continue with --resume")
+        else:
+            save()
+            print(f"interrupted at step {step}: saved {ckpt}; continue with --resume")
         raise
-    bar.close()
+    finally:
+        stop.restore()
+        bar.close()
     model.eval()
     if rank == 0:
         (out_dir / "history.json").write_text(json.dumps(history, indent=1))
@@ -316,6 +389,46 @@ def build_datasets(name: str, resolution: int, seed: int):
     return train_set, test_set, CLASSNAMES, EVAL_TEMPLATES
 
 
+def _number(kind: type, low: float | None, strict: bool = False, what: str = ""):
+    """An argparse type: a finite `kind` number at least `low` (above it if `strict`), else a sentence."""
+    def parse(text: str):
+        try:
+            value = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not {what}") from None
+        if not math.isfinite(value) or (low is not None and (value <= low if strict else value < low)):
+            raise argparse.ArgumentTypeError(f"must be {what}, not {text}")
+        return value
+    return parse
+
+
+_WHOLE, _COUNT = "a whole number of 1 or more", "a whole number of 0 or more"
+_SETTINGS = {  # TrainConfig field -> (argparse type, help)
+    "epochs": (_number(int, 1, what=_WHOLE), "passes over the training data"),
+    "batch_size": (_number(int, 1, what=_WHOLE), "pairs per step (per process under torchrun)"),
+    "lr": (_number(float, 0, strict=True, what="a number above 0"), "peak learning rate"),
+    "weight_decay": (_number(float, 0, what="a number of 0 or more"), "AdamW's decoupled weight decay"),
+    "warmup_steps": (_number(int, 0, what=_COUNT), "steps of linear warm-up"),
+    "grad_clip": (_number(float, 0, what="a number of 0 or more"), "gradient norm clip (0: none)"),
+    "seed": (_number(int, None, what="a whole number"), "seed of the weights, data order and captions"),
+    "max_steps": (_number(int, 1, what=_WHOLE), "stop after this many steps"),
+    "num_workers": (_number(int, 0, what=_COUNT), "DataLoader processes preparing batches"),
+}
+
+
+def _own_images(parser: argparse.ArgumentParser, path: Path, resolution: int):
+    """--train-data: the CSV or folder as an ImageCaptionFolder, every image opened once before training."""
+    from minclip.image_folder import ImageCaptionFolder
+
+    try:
+        data = ImageCaptionFolder(path.expanduser(), resolution=resolution)
+        print(f"checking the {len(data):,} images of {path} ...", flush=True)
+        data.verify()
+    except (FileNotFoundError, ValueError, OSError) as err:
+        parser.error(f"--train-data: {err}")
+    return data
+
+
 def main(argv: list[str] | None = None) -> int:
     from minclip import datasets
     from minclip.load import save_checkpoint
@@ -328,33 +441,53 @@ def main(argv: list[str] | None = None) -> int:
                         help="fashion-scenes: captioned scenes (chapter 6); fashion-mnist: captions from labels")
     parser.add_argument("--out", default="runs/cpu",
                         help="folder for last.pt, history.json, curve.json and model.safetensors")
-    parser.add_argument("--resume", action="store_true")
+    parser.add_argument("--train-data", type=Path, default=None, metavar="PATH",
+                        help="train on your own images instead of --dataset: a CSV with the header filepath,caption, "
+                             "a folder of class subfolders, or any folder of images (file names as captions); "
+                             "every file is checked before the first step")
+    parser.add_argument("--resume", action="store_true", help="continue from --out's last.pt")
     parser.add_argument("--schedule", default="cpu", choices=sorted(SCHEDULES),
                         help="the settings below start from TrainConfig.cpu() or TrainConfig.gpu()")
-    defaults = TrainConfig()
-    for name in ("epochs", "batch_size", "lr", "weight_decay", "warmup_steps", "grad_clip", "seed", "max_steps",
-                 "num_workers"):
-        kind = type(getattr(defaults, name)) if getattr(defaults, name) is not None else int
-        parser.add_argument("--" + name.replace("_", "-"), type=kind, default=None)
+    for name, (parse, text) in _SETTINGS.items():
+        parser.add_argument("--" + name.replace("_", "-"), type=parse, default=None, help=text)
     parser.add_argument("--device", default=None)
     parser.add_argument("--compile", action="store_true", default=None, help="torch.compile the model (CUDA)")
     parser.add_argument("--no-amp", dest="amp", action="store_false", default=None, help="no bf16 autocast on CUDA")
     args = parser.parse_args(argv)
     config = SCHEDULES[args.schedule](**{k: getattr(args, k) for k in TrainConfig.__dataclass_fields__
                                          if getattr(args, k, None) is not None})
+    try:  # what would otherwise fail after training, at the first save
+        check_output_folder(args.out)
+    except OSError as err:
+        parser.error(f"--out: {err}")
+    if args.resume and not (Path(args.out) / "last.pt").is_file():
+        parser.error(f"--resume: no checkpoint at {Path(args.out) / 'last.pt'}; run without --resume to start, or "
+                     "point --out at the folder of the run to continue")
     if int(os.environ.get("WORLD_SIZE", "1")) > 1:  # started by torchrun: one process per GPU (or CPU worker)
         dist.init_process_group("nccl" if torch.cuda.is_available() else "gloo")
         if torch.cuda.is_available():
             config.device = f"cuda:{os.environ['LOCAL_RANK']}"
             torch.cuda.set_device(config.device)
     model = new_model(PRESETS[args.preset](), config.seed)
-    train_set, test_set, classnames, templates = build_datasets(args.dataset, model.config.image_resolution,
-                                                                config.seed)
+    classnames, templates = None, None
+    if args.train_data is not None:
+        train_set = test_set = _own_images(parser, args.train_data, model.config.image_resolution)
+        # zero-shot over the class subfolders with the paper's prompt; no classes: retrieval figures only
+        classnames, templates = train_set.classnames, ("a photo of a {}.",)
+    else:
+        train_set, test_set, classnames, templates = build_datasets(args.dataset, model.config.image_resolution,
+                                                                    config.seed)
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    if len(train_set) < config.batch_size * world:
+        parser.error(f"--batch-size {config.batch_size}{f' x {world} processes' if world > 1 else ''} is more than "
+                     f"the {len(train_set):,} training pairs; pick a batch size of at most {len(train_set) // world}")
 
     def evaluate(m):
-        classifier = zero_shot_classifier(m, classnames, templates)
-        loader = torch.utils.data.DataLoader(test_set, batch_size=256, collate_fn=datasets.collate)
-        metrics = zero_shot_eval(m, loader, classifier)
+        metrics = {}
+        if classnames is not None and len(classnames) > 1:
+            classifier = zero_shot_classifier(m, classnames, templates)
+            loader = torch.utils.data.DataLoader(test_set, batch_size=256, collate_fn=datasets.collate)
+            metrics = zero_shot_eval(m, loader, classifier)
         # retrieval among the first 1,000 test pairs: many captions fit many images here (10 classes), so
         # recall@1 is low by construction; recall@10 says whether the right class comes first
         images, captions, _ = datasets.collate([test_set[i] for i in range(min(1000, len(test_set)))])
@@ -364,7 +497,13 @@ def main(argv: list[str] | None = None) -> int:
             text_features = m.encode_text(m.tokenize(captions, truncate=True).to(device))
         return {**metrics, **retrieval_recall(image_features, text_features)}
 
-    history = train(model, train_set, config, args.out, resume=args.resume, evaluate=evaluate)
+    try:
+        history = train(model, train_set, config, args.out, resume=args.resume, evaluate=evaluate)
+    except TrainingInterrupted as err:  # saved; train() printed how to continue
+        return 128 + err.signum  # the shell's code for a process stopped by that signal
+    except TrainingDiverged as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 1
     if not dist.is_initialized() or dist.get_rank() == 0:
         save_checkpoint(model.cpu(), Path(args.out) / "model.safetensors",
                         metadata={"history": json.dumps(history), "train_config": json.dumps(config.to_dict())})

@@ -280,9 +280,47 @@ def test_empty_folder_lists_extensions(tmp_path):
     (tmp_path / "cats").mkdir()
     with pytest.raises(FileNotFoundError, match=r"no images found.*\.png, \.jpg"):
         ImageCaptionFolder(tmp_path)
-    write_image(tmp_path / "loose.png")
-    with pytest.raises(FileNotFoundError, match="1 images lie directly in it"):
+    (tmp_path / "notes.txt").write_text("no images here")
+    with pytest.raises(FileNotFoundError, match=r"no images found in it or its subfolders"):
         ImageCaptionFolder(tmp_path)
+
+
+def test_flat_folder_of_photos(tmp_path):
+    """A folder of photos with no classes (and no CSV) loads: recursively, images only, file names as captions."""
+    write_image(tmp_path / "red_dress-2.JPG")
+    write_image(tmp_path / "beach.png")
+    write_image(tmp_path / "2024" / "summer" / "a cat.webp")
+    write_image(tmp_path / ".thumbnails" / "beach.png")  # hidden: a viewer's cache, not a photo
+    (tmp_path / "notes.txt").write_text("not an image")
+    (tmp_path / "2024" / "list.csv").write_text("not an image either")
+    ds = ImageCaptionFolder(tmp_path, resolution=32)
+    assert [p.relative_to(tmp_path).as_posix() for p in ds.paths] == ["2024/summer/a cat.webp", "beach.png",
+                                                                    "red_dress-2.JPG"]
+    assert ds.captions == ["a cat", "beach", "red dress 2"] and ds.labels == [-1] * 3 and ds.classnames is None
+    image, caption, label = ds[2]
+    assert image.shape == (3, 32, 32) and caption == "red dress 2" and label == -1
+    ds.verify()
+    # images only inside subfolders, a few levels down and none one level down: still a flat folder
+    nested = tmp_path / "nested"
+    write_image(nested / "a" / "b" / "deep.png")
+    assert ImageCaptionFolder(nested, resolution=32).captions == ["deep"]
+
+
+def test_csv_saved_by_excel_or_in_utf16(tmp_path):
+    """Excel's "CSV UTF-8" starts with a byte-order mark; "Unicode text" is UTF-16 and tab-separated."""
+    write_image(tmp_path / "café.png")
+    (tmp_path / "bom.csv").write_bytes("filepath,caption\ncafé.png,un café\n".encode("utf-8-sig"))
+    assert ImageCaptionFolder(tmp_path, csv="bom.csv").captions == ["un café"]
+    (tmp_path / "u16.csv").write_bytes("filepath\tcaption\ncafé.png\tun café\n".encode("utf-16"))
+    assert ImageCaptionFolder(tmp_path, csv="u16.csv").captions == ["un café"]
+
+
+def test_csv_in_another_encoding_gets_a_message(tmp_path):
+    write_image(tmp_path / "a.png")
+    (tmp_path / "latin.csv").write_bytes("filepath,caption\na.png,un café\n".encode("cp1252"))
+    with pytest.raises(ValueError, match=r"latin.csv: line 2 is not UTF-8 text \(byte 0xe9\)\. Save the file as "
+                                         r"UTF-8: in Excel, 'Save As' > 'CSV UTF-8"):
+        ImageCaptionFolder(tmp_path, csv="latin.csv")
 
 
 def test_bad_csv_header(tmp_path):

@@ -103,6 +103,17 @@ def test_load_model_refuses_what_is_not_a_clip_checkpoint(tmp_path, what):
         assert "not a CLIP checkpoint" in message
 
 
+@pytest.mark.parametrize("name", ["ViT-Z/99", "RN9000", "~/no-such-model.pt"])
+def test_an_unknown_model_name_gets_a_sentence_listing_the_known_ones(name):
+    """A name with a slash (like "ViT-B/32") once showed as PosixPath('ViT-B/32')."""
+    with pytest.raises(demo.DemoError) as err:
+        demo.load_model(name)
+    message = str(err.value)
+    assert message.startswith(f"{name!r} is neither a model this app knows nor a checkpoint file. Models it knows: "
+                              f"{', '.join(demo.available_models())}")
+    assert "PosixPath" not in message
+
+
 def test_sample_dataset_keeps_displayable_images(sample):
     assert len(sample) == 1000 and sample.classnames == demo.CLASSNAMES
     image = sample.image(0)
@@ -123,14 +134,27 @@ def test_custom_folder_dataset(tmp_path, sample):
     assert dataset.describe(0) == "bag" and dataset.image(0).mode == "RGB"
 
 
-@pytest.mark.parametrize("what", ["missing", "empty-folder", "loose-images", "empty-csv", "blank"])
+def test_a_plain_folder_of_photos_is_a_dataset(tmp_path, sample):
+    """No class subfolders, no CSV: every image under the folder, searched by content, named by its file."""
+    photos = tmp_path / "photos"
+    (photos / "2024").mkdir(parents=True)
+    sample.image(sample.labels.index(TROUSERS)).save(photos / "blue_jeans.png")
+    sample.image(0).save(photos / "2024" / "holiday-1.jpg")
+    (photos / "notes.txt").write_text("not a photo")
+    dataset = demo.load_dataset(photos)
+    assert len(dataset) == 2 and dataset.classnames is None and dataset.labels == [-1, -1]
+    assert [dataset.describe(i) for i in range(2)] == ["holiday 1", "blue jeans"]
+    assert dataset.image(1).mode == "RGB"
+
+
+@pytest.mark.parametrize("what", ["missing", "empty-folder", "no-images", "empty-csv", "blank"])
 def test_bad_dataset_paths_raise_a_demo_error_naming_them(tmp_path, what, sample):
     path = tmp_path / "images"
     if what == "empty-folder":
         path.mkdir()
-    elif what == "loose-images":
-        path.mkdir()
-        sample.image(0).save(path / "a.png")
+    elif what == "no-images":
+        (path / "sub").mkdir(parents=True)
+        (path / "sub" / "a.txt").write_text("not an image")
     elif what == "empty-csv":
         path = tmp_path / "list.csv"
         path.write_text("filepath,caption\n")
@@ -302,6 +326,10 @@ def test_app_search_fills_the_gallery(app):
     app.on_search()
     assert "minclip-error" in app.status.value and "type a description" in app.status.value
     assert len(app.results) == 8  # the previous results stay
+    app.query.value = "trousers"
+    assert "minclip-info" in app.status.value
+    app.query.value = "   "  # spaces, then Enter: a message, as for an empty query
+    assert "minclip-error" in app.status.value and "type a description" in app.status.value
 
 
 def test_app_upload_classifies_and_survives_bad_files(app, sample):

@@ -71,8 +71,10 @@ def test_preprocess_equals_open_clip():
     reference = open_clip.image_transform(224, is_train=False)
     rng = np.random.default_rng(0)
     for size, mode in [((300, 200), "RGB"), ((180, 400), "L"), ((224, 224), "RGBA")]:
-        image = Image.fromarray(rng.integers(0, 256, (size[1], size[0], len(mode) if mode != "L" else 1),
-                                             dtype=np.uint8).squeeze(), mode=mode)
+        pixels = rng.integers(0, 256, (size[1], size[0], len(mode) if mode != "L" else 1), dtype=np.uint8)
+        if mode == "RGBA":
+            pixels[..., 3] = 255  # opaque: with transparency ours composites on white (tests/test_transform.py)
+        image = Image.fromarray(pixels.squeeze(), mode=mode)
         ours = preprocess_for(224)(image)
         assert ours.shape == (3, 224, 224)
         torch.testing.assert_close(ours, reference(image))

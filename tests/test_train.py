@@ -3,6 +3,7 @@ checkpoints, and the command line on the committed Fashion-MNIST sample."""
 
 import json
 import math
+from pathlib import Path
 
 import pytest
 import torch
@@ -192,3 +193,204 @@ def test_shipped_models(name, card_top1):
                                          collate_fn=collate)
     metrics = zero_shot_eval(model, loader, zero_shot_classifier(model, CLASSNAMES, EVAL_TEMPLATES), progress=False)
     assert metrics["n"] == 1000 and metrics["top1"] > 0.85 and metrics["top5"] > 0.98
+
+
+# -- signals, unwritable folders, impossible settings, your own images ---------------------------------------
+
+
+def test_ctrl_c_inside_a_step_finishes_it_and_resumes_exactly(tmp_path):
+    """Ctrl-C arriving during a forward pass (BatchNorm has already counted the batch) stops after that step; the
+    resumed run equals an uninterrupted one in every parameter, buffer (num_batches_tracked included) and
+    optimiser moment."""
+    import signal
+
+    straight = tiny_model()
+    train(straight, SyntheticShapes(48, resolution=32, seed=1), small_config(), tmp_path / "a", progress=False)
+    model = tiny_model()
+    calls = []
+
+    def press_ctrl_c(module, inputs, output):
+        calls.append(1)
+        if len(calls) == 8:  # the forward pass of step 8, in epoch 2
+            signal.raise_signal(signal.SIGINT)
+
+    hook = model.visual.register_forward_hook(press_ctrl_c)
+    with pytest.raises(KeyboardInterrupt):
+        train(model, SyntheticShapes(48, resolution=32, seed=1), small_config(), tmp_path / "b", progress=False)
+    hook.remove()
+    assert load_training_state(tmp_path / "b" / "last.pt")["step"] == 8  # step 8 was finished, then saved
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # the handler is put back
+    resumed = tiny_model(seed=123)
+    train(resumed, SyntheticShapes(48, resolution=32, seed=1), small_config(), tmp_path / "b", resume=True,
+          progress=False)
+    a, b = load_training_state(tmp_path / "a" / "last.pt"), load_training_state(tmp_path / "b" / "last.pt")
+    assert a["model"].keys() == b["model"].keys() and any("num_batches_tracked" in k for k in a["model"])
+    for name in a["model"]:
+        assert torch.equal(a["model"][name], b["model"][name]), name
+    for i, moments in a["optimizer"]["state"].items():
+        for key, value in moments.items():
+            assert torch.equal(value, b["optimizer"]["state"][i][key]), (i, key)
+    assert a["curve"] == b["curve"] and a["history"] == b["history"]
+
+
+_SIGTERM_SCRIPT = """
+import os, signal, sys, torch
+sys.path.insert(0, {tests!r})
+from test_train import tiny_model, small_config
+from minclip.datasets import SyntheticShapes
+from minclip.train import train
+
+class Killed(torch.utils.data.Dataset):  # `kill` arrives while batch 5 is being read
+    def __init__(self):
+        self.data, self.calls = SyntheticShapes(48, resolution=32, seed=1), 0
+    def __len__(self):
+        return len(self.data)
+    def __getitem__(self, i):
+        self.calls += 1
+        if self.calls == 4 * 8 + 2:
+            os.kill(os.getpid(), signal.SIGTERM)
+        return self.data[i]
+
+train(tiny_model(), Killed(), small_config(), {out!r}, progress=False)
+"""
+
+
+def test_sigterm_saves_like_ctrl_c(tmp_path):
+    import signal
+    import subprocess
+    import sys
+
+    script = _SIGTERM_SCRIPT.format(tests=str(Path(__file__).parent), out=str(tmp_path / "run"))
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
+    assert done.returncode not in (0, -signal.SIGTERM), done.stderr  # not killed: it stopped itself
+    assert "TrainingInterrupted: stopped by SIGTERM after step 5" in done.stderr
+    assert "interrupted at step 5: saved" in done.stdout
+    assert load_training_state(tmp_path / "run" / "last.pt")["step"] == 5
+    resumed = tiny_model(seed=7)
+    train(resumed, SyntheticShapes(48, resolution=32, seed=1), small_config(), tmp_path / "run", resume=True,
+          progress=False)
+    straight = tiny_model()
+    train(straight, SyntheticShapes(48, resolution=32, seed=1), small_config(), tmp_path / "straight", progress=False)
+    for (name, a), b in zip(straight.state_dict().items(), resumed.state_dict().values()):
+        assert torch.equal(a, b), name
+
+
+_CTRL_C_WITH_WORKERS = """
+import os, signal, sys, torch
+sys.path.insert(0, {tests!r})
+from test_train import tiny_model, small_config
+from minclip.datasets import SyntheticShapes
+from minclip.train import train
+
+class CtrlC(torch.utils.data.Dataset):  # Ctrl-C while a worker reads an item: the whole process group gets it
+    def __init__(self):
+        self.data, self.calls = SyntheticShapes(48, resolution=32, seed=1), 0
+    def __len__(self):
+        return len(self.data)
+    def __getitem__(self, i):
+        self.calls += 1
+        if self.calls == 20 and not os.path.exists({marker!r}):
+            open({marker!r}, "w").close()
+            os.killpg(os.getpgid(0), signal.SIGINT)
+        return self.data[i]
+
+train(tiny_model(), CtrlC(), small_config(num_workers=2), {out!r}, progress=False)
+"""
+
+
+def test_ctrl_c_in_a_terminal_with_dataloader_workers_saves(tmp_path):
+    """The DataLoader's worker processes get Ctrl-C too; they must not die before the step is finished and saved."""
+    import subprocess
+    import sys
+
+    script = _CTRL_C_WITH_WORKERS.format(tests=str(Path(__file__).parent), out=str(tmp_path / "run"),
+                                         marker=str(tmp_path / "pressed"))
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=180,
+                          start_new_session=True)  # its own process group: the signal reaches nothing else
+    assert "TrainingInterrupted: stopped by SIGINT after step" in done.stderr, done.stderr[-3000:]
+    step = int(done.stderr.split("stopped by SIGINT after step ")[1].split()[0])
+    assert 1 <= step < 12 and load_training_state(tmp_path / "run" / "last.pt")["step"] == step
+
+
+def test_unwritable_out_is_found_before_the_first_step(tmp_path):
+    (tmp_path / "file").write_text("a file where the run's folder should go")
+    data = Interrupting(SyntheticShapes(16, resolution=32), at_access=10**9)
+    with pytest.raises(OSError, match=r"cannot write checkpoints to .*file/run.*pick another folder with --out"):
+        train(tiny_model(), data, small_config(), tmp_path / "file" / "run", progress=False)
+    assert data.calls == 0  # no batch was read, no step taken
+
+
+def run_cli(args, capsys):
+    from minclip.train import main
+
+    with pytest.raises(SystemExit) as stopped:
+        main(args)
+    assert stopped.value.code == 2
+    return capsys.readouterr().err
+
+
+@pytest.mark.parametrize("flags, message", [
+    (["--max-steps", "0"], "argument --max-steps: must be a whole number of 1 or more, not 0"),
+    (["--batch-size", "0"], "argument --batch-size: must be a whole number of 1 or more, not 0"),
+    (["--epochs", "1.5"], "argument --epochs: '1.5' is not a whole number of 1 or more"),
+    (["--lr", "-0.001"], "argument --lr: must be a number above 0, not -0.001"),
+    (["--lr", "nan"], "argument --lr: must be a number above 0, not nan"),
+    (["--warmup-steps", "-1"], "argument --warmup-steps: must be a whole number of 0 or more, not -1"),
+    (["--batch-size", "1001"], "--batch-size 1001 is more than the 1,000 training pairs; pick a batch size of at "
+                               "most 1000"),
+])
+def test_impossible_settings_are_refused_with_a_sentence(tmp_path, capsys, flags, message):
+    err = run_cli(["--dataset", "fashion-mnist-sample", "--out", str(tmp_path), "--device", "cpu", *flags], capsys)
+    assert message in err and "Traceback" not in err
+    assert not (tmp_path / "last.pt").exists()
+
+
+def test_cli_refuses_unwritable_out_and_resume_without_checkpoint(tmp_path, capsys):
+    (tmp_path / "file").write_text("not a folder")
+    err = run_cli(["--dataset", "fashion-mnist-sample", "--out", str(tmp_path / "file" / "run")], capsys)
+    assert "--out: cannot write checkpoints to" in err
+    err = run_cli(["--dataset", "fashion-mnist-sample", "--out", str(tmp_path / "new"), "--resume"], capsys)
+    assert f"--resume: no checkpoint at {tmp_path / 'new' / 'last.pt'}; run without --resume to start" in err
+
+
+def write_photos(folder, n=10):
+    from PIL import Image
+
+    folder.mkdir(parents=True, exist_ok=True)
+    for i in range(n):
+        Image.new("RGB", (40, 30), (20 * i, 255 - 20 * i, 128)).save(folder / f"colour_{i}.png")
+    return folder
+
+
+@pytest.mark.parametrize("layout", ["folder", "classes", "csv"])
+def test_cli_trains_on_your_own_images(tmp_path, layout):
+    from minclip.train import main
+
+    photos = write_photos(tmp_path / "photos")
+    data = photos
+    if layout == "classes":
+        data = tmp_path / "classes"
+        for i, path in enumerate(sorted(photos.iterdir())):
+            (data / ("red" if i % 2 else "green")).mkdir(parents=True, exist_ok=True)
+            path.rename(data / ("red" if i % 2 else "green") / path.name)
+    if layout == "csv":
+        data = tmp_path / "pairs.csv"
+        data.write_text("filepath,caption\n" + "".join(f"photos/colour_{i}.png,colour number {i}\n" for i in range(10)),
+                        encoding="utf-8-sig")
+    assert main(["--train-data", str(data), "--out", str(tmp_path / "run"), "--max-steps", "2", "--batch-size", "4",
+                 "--device", "cpu"]) == 0
+    history = json.loads((tmp_path / "run" / "history.json").read_text())
+    assert history[-1]["step"] == 2 and 0.0 <= history[-1]["image_to_text_R@1"] <= 1.0
+    assert ("top1" in history[-1]) == (layout == "classes")  # zero-shot needs classes
+    assert (tmp_path / "run" / "model.safetensors").is_file()
+
+
+def test_cli_checks_every_file_before_the_first_step(tmp_path, capsys):
+    photos = write_photos(tmp_path / "photos")
+    (photos / "notes.png").write_text("not a picture")
+    (tmp_path / "pairs.csv").write_text("filepath,caption\n" + "".join(
+        f"photos/{p.name},{p.stem}\n" for p in sorted(photos.iterdir())))
+    err = run_cli(["--train-data", str(tmp_path / "pairs.csv"), "--out", str(tmp_path / "run"), "--batch-size", "4",
+                   "--device", "cpu"], capsys)
+    assert "--train-data: 1 of 11 images" in err and "notes.png: not a readable image" in err
+    assert not (tmp_path / "run" / "last.pt").exists()
