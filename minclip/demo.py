@@ -39,7 +39,7 @@ from minclip.demo_data import (
     load_dataset,
     read_upload,
 )
-from minclip.hf import is_hub_id
+from minclip.hf import HUB_PREFIX
 from minclip.load import available_models, load
 from minclip.model import CLIP
 from minclip.transform import preprocess_for
@@ -91,12 +91,13 @@ def load_model(name_or_path: str | Path = DEFAULT_MODEL, device: str = "cpu", pr
     if not text:
         raise DemoError(f"no model given: pick one of {available_models()} or type a checkpoint's path")
     try:
-        where = text if text in available_models() or is_hub_id(text) else Path(text).expanduser()
+        # hub ids only with OpenCLIP's prefix here: a mistyped name ("ViT-Z/99") is not sent to the hub
+        where = text if text in available_models() or text.startswith(HUB_PREFIX) else Path(text).expanduser()
         clip, preprocess = load(where, device=device, progress=progress)
     except (FileNotFoundError, IsADirectoryError):
         raise DemoError(f"{text!r} is neither a model this app knows nor a checkpoint file. Models it knows: "
                         f"{', '.join(available_models())}; or type the path of a checkpoint file (.safetensors or "
-                        ".pt)") from None
+                        f".pt), or a Hugging Face hub id as {HUB_PREFIX}ORG/NAME") from None
     except (OSError, ImportError) as err:  # a failed download, offline: the message says where to put the file
         raise DemoError(str(err)) from None
     except (ValueError, KeyError, RuntimeError, TypeError, IndexError) as err:

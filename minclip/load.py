@@ -209,7 +209,7 @@ def load(name_or_path: str | Path, device: str | torch.device | None = None, jit
         path = _MODELS[name]
     elif name in OPENAI_MODELS:
         path = download(name, download_root, progress)
-    elif hf.is_hub_id(name):
+    elif isinstance(name_or_path, str) and hf.is_hub_id(name):  # a Path is always a path
         path = hf.hub_download(name, cache_dir=download_root)
     else:
         path = Path(name_or_path)
