@@ -188,3 +188,18 @@ def test_dataloader_workers_give_identical_batches():
 
 def test_colour_names_known():
     assert len(COLOURS) == 11 and np.all([len(v) == 3 for v in COLOURS.values()])
+
+
+def test_command_line_trains_on_scenes(tmp_path):
+    """`python -m minclip.train --dataset fashion-scenes-sample`: scenes in, the scenes model's evaluation out
+    (Fashion-MNIST in the data set's own class names, with prompt frames training never used)."""
+    from minclip.data import FASHION_MNIST_CLASSES
+    from minclip.train import build_datasets, main
+
+    train_set, test_set, classnames, templates = build_datasets("fashion-scenes-sample", 64, seed=0)
+    assert isinstance(train_set, FashionScenes) and len(test_set) == 1000 and templates == EVAL_FRAMES
+    assert classnames == [scene_text.article(c.lower()) for c in FASHION_MNIST_CLASSES]
+    assert main(["--dataset", "fashion-scenes-sample", "--out", str(tmp_path), "--max-steps", "2",
+                 "--batch-size", "16", "--device", "cpu"]) == 0
+    history = (tmp_path / "history.json").read_text()
+    assert '"step": 2' in history and '"top1"' in history
