@@ -10,7 +10,8 @@ import torch
 
 from minclip.model import CLIP, CLIPConfig
 
-TINY = CLIPConfig(64, 64, 2, 64, 16, context_length=16, transformer_width=64, transformer_heads=1,
+TINY = CLIPConfig(embed_dim=64, image_resolution=64, vision_layers=2, vision_width=64, vision_patch_size=16,
+                  context_length=16, transformer_width=64, transformer_heads=1,
                   transformer_layers=2)
 
 
