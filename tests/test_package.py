@@ -66,6 +66,7 @@ def build_wheel(out: Path) -> Path:
     return next(out.glob("minclip-*.whl"))
 
 
+@pytest.mark.slow
 def test_wheel_installs_and_runs_outside_the_repository(tmp_path):
     wheel = build_wheel(tmp_path)
     venv = tmp_path / "venv"
