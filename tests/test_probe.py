@@ -5,9 +5,9 @@ import torch
 import torch.nn.functional as F
 from torch.utils.data import DataLoader, TensorDataset
 
+from minclip.captions import EVAL_TEMPLATES, zero_shot_prompts
 from minclip.model import CLIP, CLIPConfig
 from minclip.probe import extract_features, few_shot_indices, probe_accuracy, train_linear_probe
-from minclip.captions import EVAL_TEMPLATES, zero_shot_prompts
 from minclip.scene_text import EVAL_FRAMES
 from minclip.zeroshot import encode_images, retrieval_recall, topk_accuracy, zero_shot_classifier, zero_shot_eval
 
