@@ -34,6 +34,17 @@ def encode_images(model, images: torch.Tensor, batch_size: int = 256) -> torch.T
 
 
 @torch.no_grad()
+def encode_texts(model, texts: Sequence[str], batch_size: int = 256) -> torch.Tensor:
+    """L2-normalised text embeddings (N, D) float32 on the CPU; texts longer than the context are truncated."""
+    device = next(model.parameters()).device
+    out = [F.normalize(model.encode_text(model.tokenize(list(texts[i:i + batch_size]), truncate=True).to(device))
+                       .float(), dim=-1).cpu() for i in range(0, len(texts), batch_size)]  # each (B, D)
+    if not out:
+        raise ValueError("encode_texts got no texts")
+    return torch.cat(out)
+
+
+@torch.no_grad()
 def extract_features(model, loader: Iterable, progress: bool = True) -> tuple[torch.Tensor, torch.Tensor]:
     """Normalised image embeddings and labels over batches (images, captions, labels): ([N, D] float32, [N])."""
     features, labels = [], []

@@ -167,7 +167,7 @@ def test_bad_resume(tmp_path):
 
 @pytest.mark.training
 def test_command_line_on_the_committed_sample(tmp_path):
-    from minclip.train import main
+    from minclip.train_cli import main
 
     assert main(["--dataset", "fashion-mnist-sample", "--out", str(tmp_path), "--max-steps", "2",
                  "--batch-size", "16", "--epochs", "1", "--device", "cpu"]) == 0
@@ -330,7 +330,7 @@ def test_unwritable_out_is_found_before_the_first_step(tmp_path):
 
 
 def run_cli(args, capsys):
-    from minclip.train import main
+    from minclip.train_cli import main
 
     with pytest.raises(SystemExit) as stopped:
         main(args)
@@ -374,7 +374,7 @@ def write_photos(folder, n=10):
 @pytest.mark.training
 @pytest.mark.parametrize("layout", ["folder", "classes", "csv"])
 def test_cli_trains_on_your_own_images(tmp_path, layout):
-    from minclip.train import main
+    from minclip.train_cli import main
 
     photos = write_photos(tmp_path / "photos")
     data = photos
