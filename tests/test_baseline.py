@@ -24,6 +24,7 @@ def test_the_encoder_is_clips():
     assert baseline(torch.randn(2, 3, 32, 32)).shape == (2, 12)
 
 
+@pytest.mark.training
 def test_it_learns_the_labels():
     data = SyntheticShapes(96, resolution=32, seed=0)
     loader = torch.utils.data.DataLoader(data, batch_size=32, collate_fn=collate)

@@ -181,6 +181,7 @@ def test_command_line_on_the_committed_sample(tmp_path):
         max_steps=2, batch_size=16, device="cpu").to_dict()
 
 
+@pytest.mark.training  # scores the shipped models on the whole test set
 @pytest.mark.parametrize("name, card_top1", [("fashion-mnist-cpu", 0.88), ("fashion-mnist-gpu", 0.90)])
 def test_shipped_models(name, card_top1):
     """The committed model loads by name, reads its own vocabulary, and classifies the committed sample of the
