@@ -2,9 +2,10 @@
 
 Markers (registered in pyproject.toml): `book` (nbval on every chapter, the book build and the tests that read
 it), `browser` (headless Chromium), `training` (tests that train a model for several steps or in subprocesses),
-`slow` (the wheel install, full-size models against open_clip). `make test-fast` runs everything else: `pytest -m "not (book or browser or training or
-slow)"`. Chapters and tests that ask for the built book or a browser are marked here, by what they use, so a new
-test that asks for `built_book` is a book test without anyone remembering to mark it.
+`slow` (the wheel install, full-size models against open_clip). `make test-fast` runs everything else:
+`pytest -m "not (book or browser or training or slow)"`. Chapters and tests that ask for the built book or a
+browser are marked here, by what they use, so a new test that asks for `built_book` is a book test without anyone
+remembering to mark it.
 """
 
 import hashlib
