@@ -113,7 +113,8 @@ def _own_images(parser: argparse.ArgumentParser, path: Path, resolution: int):
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description="Train a small CLIP (see the book's chapter 6).")
+    parser = argparse.ArgumentParser(prog="python -m minclip.train",
+                                     description="Train a small CLIP (see the book's chapter 6).")
     parser.add_argument("--preset", default="cpu", choices=sorted(PRESETS))
     parser.add_argument("--dataset", default="fashion-mnist", choices=DATASETS,
                         help="fashion-scenes: captioned scenes (chapter 6); fashion-mnist: captions from labels")
