@@ -1,6 +1,7 @@
 # minclip: every command of the README. Each target installs what it needs into $(VENV) first (once).
 #   make app        the main job: serve the demo app (app/demo.ipynb) with Voila on http://127.0.0.1:$(APP_PORT)/
 #   make test       ruff, then one pytest run: unit tests + strict nbval on every chapter + book build
+#   make test-fast  ruff, then the unit tests without the slow parts (book, browser, training, wheel): about a minute
 #   make book       build the book into _build/html
 #   make lab        open the chapters in JupyterLab with the .venv kernel (installs JupyterLab on first use)
 #   make notebooks  re-execute every chapter in place (scripts/execute_notebooks.py)
@@ -24,7 +25,7 @@ VOILA_ARGS := --Voila.config_file_paths=app
 PYPROJECT_SHA := $(shell $(PYTHON) -c "import hashlib; print(hashlib.sha256(open('pyproject.toml', 'rb').read()).hexdigest()[:16])")
 STAMP := $(VENV)/.installed-$(PYPROJECT_SHA)
 
-.PHONY: app test lint book lab notebooks data bench bench-model bench-search clean distclean venv
+.PHONY: app test test-fast lint book lab notebooks data bench bench-model bench-search clean distclean venv
 
 app: venv
 	@echo ""
@@ -35,6 +36,11 @@ app: venv
 test: venv
 	$(BIN)/ruff check .
 	$(BIN)/python -m pytest
+
+# the inner loop while editing the package; `make test` before committing still runs everything
+test-fast: venv
+	$(BIN)/ruff check .
+	$(BIN)/python -m pytest -m "not (book or browser or training or slow)"
 
 lint: venv
 	$(BIN)/ruff check .

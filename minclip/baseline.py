@@ -24,16 +24,11 @@ import torch.nn.functional as F
 from torch import nn
 from tqdm.auto import tqdm
 
+from minclip import datasets
 from minclip.model import CLIP, CLIPConfig
-from minclip.train import (
-    TrainConfig,
-    epoch_batches,
-    epoch_order,
-    learning_rate,
-    machine_name,
-    param_groups,
-    pick_device,
-)
+from minclip.train import TrainConfig, pick_device, train
+from minclip.train_cli import machine_name
+from minclip.zeroshot import topk_accuracy
 
 
 class SupervisedBaseline(nn.Module):
@@ -48,72 +43,55 @@ class SupervisedBaseline(nn.Module):
         return self.head(self.visual(image))  # (B, num_classes) logits
 
 
-def train_supervised(model: SupervisedBaseline, dataset, config: TrainConfig, progress: bool = True) -> list[dict]:
-    """Train on (image, caption, label) items with cross-entropy on the labels; the schedule of minclip.train.
+class SupervisedStep:
+    """What one step of the baseline computes: cross-entropy of the classifier's logits against the labels (the
+    objective minclip.train.train plugs in where CLIP's ContrastiveStep would go)."""
 
-    Same data order (epoch_order), AdamW groups, warm-up + cosine, gradient clipping and bf16 autocast on CUDA
-    as CLIP's training, so the two runs differ only in what they learn from. Returns one record per epoch.
-    """
-    device = pick_device(config.device)
-    torch.manual_seed(config.seed)
-    model.to(device).train()
-    optimizer = torch.optim.AdamW(param_groups(model, config.weight_decay), lr=config.lr, betas=(0.9, 0.98),
-                                  eps=1e-6)
-    steps_per_epoch = len(dataset) // config.batch_size
-    if steps_per_epoch == 0:
-        raise ValueError(f"the dataset has {len(dataset)} items, fewer than one batch of {config.batch_size}")
-    total = config.epochs * steps_per_epoch if config.max_steps is None else config.max_steps
-    forward = torch.compile(model) if config.compile else model
-    use_amp = config.amp and device.type == "cuda"
-    step, history = 0, []
-    bar = tqdm(total=total, desc="supervised", disable=not progress)
-    for epoch in range(config.epochs):
-        if step >= total:
-            break
-        if hasattr(dataset, "set_epoch"):
-            dataset.set_epoch(epoch)
-        order = epoch_order(len(dataset), config.seed, epoch).tolist()
-        shares = [order[b * config.batch_size:(b + 1) * config.batch_size]
-                  for b in range(min(steps_per_epoch, total - step))]
-        for images, _, labels in epoch_batches(dataset, shares, config.num_workers, device.type == "cuda"):
-            images, labels = images.to(device, non_blocking=True), labels.to(device, non_blocking=True)
-            for group in optimizer.param_groups:
-                group["lr"] = learning_rate(step, total, config.warmup_steps, config.lr)
-            with torch.autocast(device.type, dtype=torch.bfloat16, enabled=use_amp):
-                loss = F.cross_entropy(forward(images).float(), labels)
-            if not torch.isfinite(loss):
-                raise FloatingPointError(f"the loss became {loss.item()} at step {step}; lower the learning rate")
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            if config.grad_clip:
-                torch.nn.utils.clip_grad_norm_(model.parameters(), config.grad_clip)
-            optimizer.step()
-            step += 1
-            bar.update(1)
-            bar.set_postfix(loss=f"{loss.item():.3f}")
-        history.append({"epoch": epoch + 1, "step": step, "loss": loss.item()})
-    bar.close()
-    model.eval()
-    return history
+    def __init__(self, model: SupervisedBaseline):
+        self.model = model
+
+    def module(self) -> nn.Module:
+        return self.model
+
+    def loss(self, forward, batch, move) -> torch.Tensor:
+        images, _, labels = batch
+        return F.cross_entropy(forward(move(images)).float(), move(labels))  # logits (B, num_classes)
+
+    def after_step(self) -> None:
+        pass
+
+    def stats(self) -> dict:
+        return {}
+
+
+def train_supervised(model: SupervisedBaseline, dataset, config: TrainConfig, progress: bool = True,
+                     out_dir: str | Path | None = None) -> list[dict]:
+    """Train on (image, caption, label) items with cross-entropy on the labels: minclip.train.train's loop with
+    the SupervisedStep objective, so data order (epoch_order), AdamW groups, warm-up + cosine, gradient clipping,
+    bf16 autocast on CUDA, max_steps, the NaN stop and (with out_dir) checkpoints and resume are CLIP's, and the
+    two runs differ only in what they learn from. Returns one record per epoch."""
+    return train(model, dataset, config, out_dir, progress=progress, objective=SupervisedStep(model))
 
 
 @torch.no_grad()
 def accuracy(model: SupervisedBaseline, loader, progress: bool = True) -> dict:
-    """Top-1 and top-5 accuracy (in %) over batches (images, captions, labels)."""
+    """Top-1 and top-5 accuracy (fractions in [0, 1], minclip.zeroshot.topk_accuracy) over batches (images,
+    captions, labels); key 'n' counts the images."""
     device = next(model.parameters()).device
-    correct1 = correct5 = n = 0
-    for images, _, labels in tqdm(loader, desc="evaluating", disable=not progress, leave=False):
-        top5 = model(images.to(device)).float().topk(5, dim=-1).indices.cpu()  # (B, 5)
-        hits = top5 == torch.as_tensor(labels)[:, None]
-        correct1 += hits[:, 0].sum().item()
-        correct5 += hits.any(dim=-1).sum().item()
-        n += len(labels)
-    return {"top1": 100.0 * correct1 / n, "top5": 100.0 * correct5 / n, "n": n}
+    logits, labels = [], []
+    for images, _, batch_labels in tqdm(loader, desc="evaluating", disable=not progress, leave=False):
+        logits.append(model(images.to(device)).float().cpu())  # (B, num_classes)
+        labels.append(torch.as_tensor(batch_labels))
+    logits, labels = torch.cat(logits), torch.cat(labels)
+    return {**topk_accuracy(logits, labels, (1, 5)), "n": len(labels)}
+
+
+def _percent(metrics: dict) -> dict:
+    """The record's unit (the book prints it): top-k in percent, two decimals."""
+    return {k: round(100 * v, 2) if k.startswith("top") else v for k, v in metrics.items()}
 
 
 def main(argv: list[str] | None = None) -> int:
-    from minclip import datasets
-
     parser = argparse.ArgumentParser(description="Train the supervised baseline of the shipped model's encoder.")
     parser.add_argument("--out", default="data/models/supervised-baseline.json")
     parser.add_argument("--epochs", type=int, default=1, help="TrainConfig.cpu(), the shipped model's schedule, has 1")
@@ -137,7 +115,7 @@ def main(argv: list[str] | None = None) -> int:
         "what": "supervised baseline: the cpu preset's image encoder + a linear layer, cross-entropy on the labels",
         "command": " ".join(["python -m minclip.baseline", *(sys.argv[1:] if argv is None else argv)]),
         "train_config": config.to_dict(), "history": history, "train_seconds": round(seconds, 1),
-        "test": accuracy(model, loader), "device": str(device),
+        "test": _percent(accuracy(model, loader)), "device": str(device),
         "machine": machine_name(device), "threads": args.threads, "torch": torch.__version__,
     }
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)

@@ -43,7 +43,7 @@ from minclip.hf import HUB_PREFIX
 from minclip.load import available_models, load
 from minclip.model import CLIP
 from minclip.transform import preprocess_for
-from minclip.zeroshot import zero_shot_classifier
+from minclip.zeroshot import encode_images, zero_shot_classifier
 
 __all__ = ["CLASSNAMES", "DEFAULT_MODEL", "MAX_UPLOAD_BYTES", "MAX_UPLOAD_PIXELS", "SAMPLE", "TEMPLATE_SETS",
            "TEST_SET", "DemoDataset", "DemoError", "DemoModel", "Hit", "Prediction", "SearchIndex", "SearchResults",
@@ -161,7 +161,6 @@ def build_index(model: DemoModel, dataset: DemoDataset, batch_size: int = 128,
     clip, n = model.clip, len(dataset)
     if n == 0:
         raise DemoError(f"{dataset.name}: no images to index")
-    device = next(clip.parameters()).device
     chunks = []
     bar = tqdm(total=n, desc="indexing", unit="image", disable=progress is not True, leave=False)
     for start in range(0, n, batch_size):
@@ -170,7 +169,7 @@ def build_index(model: DemoModel, dataset: DemoDataset, batch_size: int = 128,
             images = torch.stack([dataset.model_input(i, model) for i in idx])  # (B, 3, R, R)
         except (ValueError, FileNotFoundError) as err:
             raise DemoError(f"{err}") from None
-        chunks.append(F.normalize(clip.encode_image(images.to(device)).float(), dim=-1).cpu())  # (B, D)
+        chunks.append(encode_images(clip, images, batch_size=len(images)))  # (B, D), normalised
         bar.update(len(idx))
         if callable(progress):
             progress(idx.stop, n)

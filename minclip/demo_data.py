@@ -15,9 +15,10 @@ import hashlib
 import io
 import json
 import warnings
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 import torch
 from PIL import Image, UnidentifiedImageError
@@ -28,8 +29,13 @@ from minclip.datasets import SAMPLE_PATH, load_sample, to_model_input
 from minclip.image_folder import ImageCaptionFolder, open_image
 from minclip.transform import to_rgb
 
-if TYPE_CHECKING:  # minclip.demo imports this module
-    from minclip.demo import DemoModel
+
+class ReadsImages(Protocol):
+    """What model_input needs of a model (minclip.demo.DemoModel has it): its CLIP, for the input resolution, and
+    its preprocessing of a photo. A protocol, so this module, below minclip.demo, never imports it."""
+
+    clip: torch.nn.Module
+    preprocess: Callable[[Image.Image], torch.Tensor]
 
 SAMPLE, TEST_SET = "fashion-mnist-sample", "fashion-mnist-test"
 MAX_UPLOAD_BYTES, MAX_UPLOAD_PIXELS = 10 * 2**20, 4096 * 4096
@@ -78,7 +84,7 @@ class DemoDataset:
         kind = "fashion-mnist-tensor-bicubic" if self.pixels is not None else "clip-pil-bicubic-centrecrop"
         return f"{kind}-{resolution}"
 
-    def model_input(self, i: int, model: DemoModel) -> torch.Tensor:
+    def model_input(self, i: int, model: ReadsImages) -> torch.Tensor:
         """Item i as the model reads it, (3, R, R)."""
         if self.pixels is not None:  # as in training: bicubic on the uint8 tensor (minclip.datasets)
             return to_model_input(self.pixels[i], model.clip.config.image_resolution)

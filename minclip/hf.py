@@ -23,6 +23,7 @@ from dataclasses import replace
 from pathlib import Path
 
 import torch
+from safetensors.torch import load_file
 
 from minclip.model import CLIPConfig, config_from_state_dict
 
@@ -113,8 +114,6 @@ def _read_weights(path: Path) -> dict[str, torch.Tensor]:
             state.update(_read_weights(path.parent / shard))
         return state
     if path.suffix == ".safetensors":
-        from safetensors.torch import load_file
-
         return load_file(str(path))
     return torch.load(path, map_location="cpu", weights_only=True)
 

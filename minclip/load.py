@@ -18,6 +18,8 @@ import zipfile
 from pathlib import Path
 
 import torch
+from safetensors import safe_open
+from safetensors.torch import save_file
 from torchvision import transforms
 
 from minclip import hf
@@ -49,8 +51,6 @@ def available_models() -> list[str]:
 
 def save_checkpoint(model: CLIP, path: str | Path, metadata: dict[str, str] | None = None) -> None:
     """Write `model` as safetensors, with its config and tokenizer (merges) in the file's metadata."""
-    from safetensors.torch import save_file
-
     tok = model.tokenizer
     meta = {"format": MINCLIP_FORMAT, "config": json.dumps(model.config.to_dict())}
     if tok is not None:
@@ -62,8 +62,6 @@ def save_checkpoint(model: CLIP, path: str | Path, metadata: dict[str, str] | No
 
 
 def _read_safetensors(path: Path):
-    from safetensors import safe_open
-
     try:
         with safe_open(str(path), framework="pt") as f:
             meta = f.metadata() or {}

@@ -9,25 +9,13 @@ an L2 penalty: small, deterministic given the seed, and fast on a CPU for tens o
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-
 import torch
 import torch.nn.functional as F
 from torch import nn
-from tqdm.auto import tqdm
 
+from minclip.zeroshot import extract_features  # the features a probe is fitted on (evaluation, written once)
 
-@torch.no_grad()
-def extract_features(model, loader: Iterable, progress: bool = True) -> tuple[torch.Tensor, torch.Tensor]:
-    """Normalised image embeddings and labels over batches (images, captions, labels): ([N, D] float32, [N])."""
-    device = next(model.parameters()).device
-    features, labels = [], []
-    for images, _, batch_labels in tqdm(loader, desc="features", disable=not progress, leave=False):
-        features.append(F.normalize(model.encode_image(images.to(device)).float(), dim=-1).cpu())  # (B, D)
-        labels.append(torch.as_tensor(batch_labels, dtype=torch.int64))
-    if not features:
-        raise ValueError("extract_features got an empty dataset")
-    return torch.cat(features), torch.cat(labels)
+__all__ = ["extract_features", "few_shot_indices", "probe_accuracy", "train_linear_probe"]
 
 
 def train_linear_probe(features: torch.Tensor, labels: torch.Tensor, num_classes: int, weight_decay: float = 1e-4,

@@ -23,13 +23,12 @@ import random
 from dataclasses import dataclass
 
 import torch
-import torch.nn.functional as F
 
 from minclip.data import FASHION_MNIST_CLASSES
 from minclip.datasets import normalize, to_model_input
 from minclip.scene_text import COLOURS, EVAL_FRAMES, NOUNS, RELATION_WORDS, article
 from minclip.scenes import _SINGLE_CENTRES, HELDOUT_COMBOS, SceneConfig, draw_scene, render
-from minclip.zeroshot import zero_shot_classifier
+from minclip.zeroshot import encode_images, topk_accuracy, zero_shot_classifier
 
 CATEGORY = tuple(forms[0][0] for forms in NOUNS)  # the data set's own word for each label, lower case
 
@@ -149,15 +148,6 @@ def _count_config(k: int) -> SceneConfig:
 
 
 @torch.no_grad()
-def image_features(model, images: torch.Tensor, batch_size: int = 256) -> torch.Tensor:
-    """L2-normalised image embeddings (N, D), encoded in batches."""
-    device = next(model.parameters()).device
-    out = [F.normalize(model.encode_image(images[i:i + batch_size].to(device)).float(), dim=-1).cpu()
-           for i in range(0, len(images), batch_size)]
-    return torch.cat(out)
-
-
-@torch.no_grad()
 def text_features(model, texts: list[str], templates: tuple[str, ...] = ("{}",)) -> torch.Tensor:
     """Template-ensembled, L2-normalised text embeddings (len(texts), D) (minclip.zeroshot's recipe)."""
     return zero_shot_classifier(model, texts, templates).t().cpu()
@@ -166,14 +156,15 @@ def text_features(model, texts: list[str], templates: tuple[str, ...] = ("{}",))
 def evaluate_task(model, task: Task, templates: tuple[str, ...] | None = None) -> dict:
     """{"task", "top1", "chance", "n"} for one task, with the task's templates or the ones given."""
     templates = templates or task.templates
-    features = image_features(model, task.images)  # (N, D)
+    features = encode_images(model, task.images)  # (N, D)
     if task.kind == "binding":
         true = text_features(model, [p[0] for p in task.prompts], templates)  # (N, D)
         swapped = text_features(model, [p[1] for p in task.prompts], templates)
         correct = ((features * true).sum(-1) > (features * swapped).sum(-1)).float()
     else:
         weights = text_features(model, task.classnames, templates)  # (C, D)
-        correct = ((features @ weights.t()).argmax(-1) == task.labels).float()
+        return {"task": task.name, "top1": topk_accuracy(features @ weights.t(), task.labels, (1,))["top1"],
+                "chance": task.chance, "n": len(task.images)}
     return {"task": task.name, "top1": correct.mean().item(), "chance": task.chance, "n": len(task.images)}
 
 
@@ -191,7 +182,7 @@ def plural_query_precision(model, images: torch.Tensor, categories: list[set[int
     """Text-to-image search with plural and synonym queries over a gallery: precision@k, the fraction of the top
     k images that hold an item of the query's category. `categories[i]`: the categories in image i."""
     queries = queries or PLURAL_QUERIES
-    features = image_features(model, images)
+    features = encode_images(model, images)
     per_query = {}
     for query, category in queries.items():
         q = text_features(model, [query])[0]  # (D,)

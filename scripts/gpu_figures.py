@@ -36,7 +36,8 @@ from minclip.load import save_checkpoint  # noqa: E402
 from minclip.loss import clip_loss  # noqa: E402
 from minclip.model import CLIP, CLIPConfig  # noqa: E402
 from minclip.resources import asset  # noqa: E402
-from minclip.train import TrainConfig, machine_name, new_model, param_groups, train  # noqa: E402
+from minclip.train import TrainConfig, new_model, param_groups, train  # noqa: E402
+from minclip.train_cli import machine_name  # noqa: E402
 from minclip.zeroshot import zero_shot_classifier, zero_shot_eval  # noqa: E402
 
 SMOKE = {"on": False}  # --smoke: CPU, 2 steps per stage, 512 test images
@@ -155,7 +156,8 @@ def main() -> int:
         history = train_supervised(model, train_set, config, progress=False)
         seconds = synced() - started
         return {"train_config": config.to_dict(), "train_seconds": round(seconds, 1), "history": history,
-                "test": accuracy(model, test_loader(128), progress=False)}
+                "test": {k: round(100 * v, 2) if k.startswith("top") else v
+                         for k, v in accuracy(model, test_loader(128), progress=False).items()}}
 
     stages = {
         "recipe_cpu": lambda: train_clip(schedule("cpu", num_workers=8), runs / "recipe_cpu")[1],

@@ -25,7 +25,7 @@ sys.path.insert(0, str(REPO))
 
 from minclip.data import find_fashion_mnist  # noqa: E402
 from minclip.scenes import FashionScenes, render  # noqa: E402
-from minclip.train import machine_name  # noqa: E402
+from minclip.train_cli import machine_name  # noqa: E402
 
 
 def gallery(ds: FashionScenes, indices, path: Path) -> None:

@@ -27,7 +27,7 @@ from minclip.data import load_fashion_mnist
 from minclip.datasets import FashionMNISTPairs, collate
 from minclip.probe import extract_features, few_shot_indices, probe_accuracy, train_linear_probe
 from minclip.resources import asset
-from minclip.zeroshot import zero_shot_classifier
+from minclip.zeroshot import topk_accuracy, zero_shot_classifier
 
 REPO = Path(__file__).resolve().parents[1]
 OUT = asset("models/fashion-mnist-cpu.zeroshot.json")
@@ -47,10 +47,7 @@ SEEDS = (0, 1, 2)
 
 
 def topk(scores: torch.Tensor, labels: torch.Tensor) -> dict[str, float]:
-    ranked = scores.topk(5, dim=-1).indices
-    hits = ranked == labels[:, None]
-    return {"top1": round(hits[:, :1].any(-1).float().mean().item(), 4),
-            "top5": round(hits.any(-1).float().mean().item(), 4)}
+    return {name: round(value, 4) for name, value in topk_accuracy(scores, labels, (1, 5)).items()}
 
 
 def features_of(model, images, labels, resolution):
@@ -118,7 +115,7 @@ def main() -> None:
         "linear_probe": probe,
         "probe_settings": {
             "method": "minclip.probe.train_linear_probe: L-BFGS, 100 iterations, weight_decay 1e-4, full batch",
-            "features": "normalised image embeddings (minclip.probe.extract_features)",
+            "features": "normalised image embeddings (minclip.zeroshot.extract_features)",
             "train_pool": (f"a fixed random subset of {len(train_y):,} train images (torch.randperm, seed 0); "
                            "few-shot examples are drawn from it and 'full' uses all of it")
             if subset is not None else "the full train split (60,000 images)",

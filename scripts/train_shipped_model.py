@@ -7,7 +7,7 @@ Run from the repository root on a quiet machine (it needs the full Fashion-MNIST
     .venv/bin/python scripts/train_shipped_model.py --model NAME --evaluate-only # re-measure the stored weights
 
 It trains the `cpu` preset with TrainConfig.cpu() exactly as `python -m minclip.train --dataset DATASET` does
-(minclip.train.build_datasets), stores the weights in float16 (half the size; every figure is measured on the
+(minclip.train_cli.build_datasets), stores the weights in float16 (half the size; every figure is measured on the
 stored weights), and writes a JSON record beside them: the command, the settings, the timings, the machine, the
 zero-shot task suite (minclip.tasks: the real Fashion-MNIST test set in the data set's own class names, colour,
 count, position, size, seen and held-out colour x category, relation binding) and plural-query precision@10.
@@ -33,7 +33,8 @@ from minclip.model import CLIP, CLIPConfig  # noqa: E402
 from minclip.resources import asset  # noqa: E402
 from minclip.scenes import FashionScenes  # noqa: E402
 from minclip.tasks import build_tasks, evaluate_suite, plural_query_precision  # noqa: E402
-from minclip.train import TrainConfig, build_datasets, machine_name, new_model, train  # noqa: E402
+from minclip.train import TrainConfig, new_model, train  # noqa: E402
+from minclip.train_cli import build_datasets, machine_name  # noqa: E402
 from minclip.zeroshot import zero_shot_classifier, zero_shot_eval  # noqa: E402
 
 MODELS = {"fashion-scenes-cpu": "fashion-scenes", "fashion-mnist-cpu": "fashion-mnist",

@@ -1,4 +1,12 @@
-"""Shared pytest fixtures for minclip's tests."""
+"""Shared pytest fixtures for minclip's tests, and the markers of the slow parts.
+
+Markers (registered in pyproject.toml): `book` (nbval on every chapter, the book build and the tests that read
+it), `browser` (headless Chromium), `training` (tests that train a model for several steps or in subprocesses),
+`slow` (the wheel install, full-size models against open_clip). `make test-fast` runs everything else:
+`pytest -m "not (book or browser or training or slow)"`. Chapters and tests that ask for the built book or a
+browser are marked here, by what they use, so a new test that asks for `built_book` is a book test without anyone
+remembering to mark it.
+"""
 
 import hashlib
 import subprocess
@@ -11,6 +19,18 @@ from minclip import pretrained
 from tests.release_server import Server, release_archive
 
 REPO = Path(__file__).resolve().parents[1]
+BOOK_FIXTURES = {"built_book", "widget_book", "wide_line_book"}
+
+
+@pytest.hookimpl(tryfirst=True)  # before `-m` deselects by marker
+def pytest_collection_modifyitems(config, items):
+    """Mark nbval's notebook cells and tests using the built book `book`, tests using a browser `browser`."""
+    for item in items:
+        used = set(getattr(item, "fixturenames", ()))
+        if item.path.suffix == ".ipynb" or used & BOOK_FIXTURES:
+            item.add_marker(pytest.mark.book)
+        if "browser" in used:
+            item.add_marker(pytest.mark.browser)
 
 
 def jupyter_book_exe() -> Path:

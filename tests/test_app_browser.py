@@ -27,7 +27,8 @@ CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-
 TIMEOUT_MS = 120_000  # the kernel loads the model and indexes 1,000 images before the app is ready
 CULL_AFTER_S = 20  # the test's idle time before a closed page's kernel is shut down (app/voila.json: 120 s)
 
-pytestmark = pytest.mark.skipif(not CHROMIUM.exists(), reason="no /usr/bin/chromium (apt-get install chromium)")
+pytestmark = [pytest.mark.browser,
+              pytest.mark.skipif(not CHROMIUM.exists(), reason="no /usr/bin/chromium (apt-get install chromium)")]
 
 
 def free_port() -> int:

@@ -308,9 +308,10 @@ def test_read_upload_refuses_bad_files(data, kwargs, match):
 # the widget app
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture
 def app(index, cache_dir) -> DemoApp:
-    return DemoApp(cache_dir=cache_dir)  # reads the index the module built
+    """A fresh app for each test (tests change its widgets), reading the index the module built from the cache."""
+    return DemoApp(cache_dir=cache_dir)
 
 
 def test_app_starts_ready_from_the_cache(app):
@@ -368,8 +369,6 @@ def test_app_picks_items_and_edits_prompts(app, sample):
     app.on_classify()
     assert app.bar_labels[0].value == "boot" and app.bar_labels[2].value == "" and "minclip-error" not in \
         app.status.value
-    app.classnames.value = "\n".join(demo.CLASSNAMES)
-    app.template_choice.value = "paper"
 
 
 def test_app_keeps_working_after_a_bad_model_or_dataset(app, tmp_path):

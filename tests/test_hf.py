@@ -194,8 +194,8 @@ def test_sharded_transformers_checkpoint(tmp_path):
 
 def test_unknown_activation_and_mistyped_paths_get_clear_errors(tmp_path, monkeypatch):
     with pytest.raises(ValueError, match=r"activation must be one of \['gelu', 'quick_gelu'\]"):
-        minclip.CLIPConfig(embed_dim=64, image_resolution=32, vision_layers=2, vision_width=64,
-                           vision_patch_size=8, activation="relu")
+        minclip.CLIPConfig(embed_dim=64, image_resolution=32, vision_layers=2, vision_width=64, vision_patch_size=8,
+                           activation="relu")
     hub = pytest.importorskip("huggingface_hub")
     monkeypatch.setattr(hub.constants, "HF_HUB_OFFLINE", True)
     monkeypatch.chdir(tmp_path)

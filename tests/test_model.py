@@ -52,6 +52,7 @@ def test_architecture_inferred_from_state_dict(reference):
     assert set(ours.state_dict()) == set(sd)
 
 
+@pytest.mark.slow  # full-size RN50 and ViT-B/32 against open_clip: tens of seconds each
 @pytest.mark.parametrize("layout", ["openai", "open_clip_training"])
 def test_same_numbers_as_open_clip(reference, tmp_path, layout):
     """Saved as a state dict (OpenAI's layout, or open_clip's {"state_dict": {"module." + name}}), loaded

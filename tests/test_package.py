@@ -5,6 +5,7 @@ the running environment through a .pth file, so nothing is downloaded) and runs 
 `minclip.load` of every shipped model from a folder outside the repository.
 """
 
+import ast
 import re
 import shutil
 import subprocess
@@ -14,6 +15,8 @@ import textwrap
 from pathlib import Path
 
 import pytest
+
+import minclip
 
 REPO = Path(__file__).resolve().parents[1]
 OPTIONAL = ["matplotlib", "ipywidgets", "voila", "transformers", "huggingface_hub", "open_clip"]
@@ -66,6 +69,7 @@ def build_wheel(out: Path) -> Path:
     return next(out.glob("minclip-*.whl"))
 
 
+@pytest.mark.slow
 def test_wheel_installs_and_runs_outside_the_repository(tmp_path):
     wheel = build_wheel(tmp_path)
     venv = tmp_path / "venv"
@@ -108,3 +112,37 @@ def test_assets_are_inside_the_package(name):
     from minclip.resources import asset
 
     assert asset(name).is_file() and asset(name).is_relative_to(REPO / "minclip" / "assets")
+
+
+def minclip_imports(path: Path) -> set[str]:
+    """The minclip modules a source file imports anywhere (TYPE_CHECKING blocks and function bodies included), but
+    for its `if __name__ == "__main__":` block, which runs only as a script."""
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    tree.body = [n for n in tree.body if not (isinstance(n, ast.If) and "__main__" in ast.unparse(n.test))]
+    names = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ImportFrom) and node.module and node.module.split(".")[0] == "minclip":
+            parts = node.module.split(".")
+            names |= {parts[1]} if len(parts) > 1 else {a.name for a in node.names}
+        elif isinstance(node, ast.Import):
+            names |= {a.name.split(".")[1] for a in node.names if a.name.startswith("minclip.")}
+    return names
+
+
+def test_the_package_has_no_import_cycle():
+    """Data flows down the layers: minclip.demo_data once imported minclip.demo (for a type) while demo imports it."""
+    package = Path(minclip.__file__).parent
+    modules = {p.stem for p in package.glob("*.py")} - {"__init__"}
+    graph = {m: minclip_imports(package / f"{m}.py") & modules for m in modules}
+
+    def cycle_from(node, path):
+        for nxt in sorted(graph[node]):
+            if nxt in path:
+                return path[path.index(nxt):] + [nxt]
+            found = cycle_from(nxt, path + [nxt])
+            if found:
+                return found
+        return None
+
+    for m in sorted(modules):
+        assert cycle_from(m, [m]) is None, f"import cycle: {' -> '.join(cycle_from(m, [m]))}"

@@ -5,9 +5,11 @@ import torch
 import torch.nn.functional as F
 from torch.utils.data import DataLoader, TensorDataset
 
+from minclip.captions import EVAL_TEMPLATES, zero_shot_prompts
 from minclip.model import CLIP, CLIPConfig
 from minclip.probe import extract_features, few_shot_indices, probe_accuracy, train_linear_probe
-from minclip.zeroshot import retrieval_recall, zero_shot_classifier, zero_shot_eval
+from minclip.scene_text import EVAL_FRAMES
+from minclip.zeroshot import encode_images, retrieval_recall, topk_accuracy, zero_shot_classifier, zero_shot_eval
 
 TINY = CLIPConfig(embed_dim=32, image_resolution=32, vision_layers=(1, 1, 1, 1), vision_width=8, vision_patch_size=None,
                   context_length=16, transformer_width=32, transformer_heads=1,
@@ -89,6 +91,38 @@ def test_zero_shot_ensemble_is_normalised_mean(tiny):
     with torch.no_grad():
         each = F.normalize(tiny.encode_text(tiny.tokenize([t.format("dog") for t in templates])), dim=-1)
     torch.testing.assert_close(classifier[:, 1], F.normalize(each.mean(0), dim=0))
+
+
+def test_the_prompts_scored_are_the_prompts_tested(tiny):
+    """zero_shot_classifier once filled "a photo of a {}." with str.format: "a photo of a ankle boot.", while
+    captions.zero_shot_prompts (and its tests) say "a photo of an ankle boot."."""
+    names = ["ankle boot", "trousers", "bag"]
+    classifier = zero_shot_classifier(tiny, names, EVAL_TEMPLATES)
+    with torch.no_grad():
+        for c, prompts in enumerate(zero_shot_prompts(names, EVAL_TEMPLATES)):
+            each = F.normalize(tiny.encode_text(tiny.tokenize(prompts)), dim=-1)
+            torch.testing.assert_close(classifier[:, c], F.normalize(each.mean(0), dim=0))
+    assert zero_shot_prompts(names, EVAL_TEMPLATES)[0][0] == "a photo of an ankle boot."
+
+
+def test_full_phrases_fill_slots_without_an_article(tiny):
+    """minclip.tasks passes whole phrases ("a red bag on the left") with frames such as "a photo of {}."."""
+    classifier = zero_shot_classifier(tiny, ["a red bag"], EVAL_FRAMES[:1])
+    with torch.no_grad():
+        expected = F.normalize(tiny.encode_text(tiny.tokenize([EVAL_FRAMES[0].format("a red bag")])), dim=-1)
+    torch.testing.assert_close(classifier, expected.t())
+
+
+def test_topk_accuracy_in_fractions():
+    scores = torch.tensor([[0.1, 0.9, 0.0], [0.8, 0.2, 0.1], [0.1, 0.2, 0.7]])
+    assert topk_accuracy(scores, torch.tensor([1, 1, 0]), (1, 2, 5)) == pytest.approx({"top1": 1 / 3, "top2": 2 / 3})
+    with pytest.raises(ValueError, match="scores"):
+        topk_accuracy(scores, torch.tensor([1, 1]))
+
+
+def test_encode_images_in_batches_equals_one_batch(tiny):
+    images = torch.randn(5, 3, 32, 32)
+    torch.testing.assert_close(encode_images(tiny, images, batch_size=2), encode_images(tiny, images))
 
 
 @pytest.mark.parametrize("classnames, templates", [([], ["{}"]), (["cat"], []), (["cat"], ["a photo"]),

@@ -194,7 +194,7 @@ def test_command_line_trains_on_scenes(tmp_path):
     """`python -m minclip.train --dataset fashion-scenes-sample`: scenes in, the scenes model's evaluation out
     (Fashion-MNIST in the data set's own class names, with prompt frames training never used)."""
     from minclip.data import FASHION_MNIST_CLASSES
-    from minclip.train import build_datasets, main
+    from minclip.train_cli import build_datasets, main
 
     train_set, test_set, classnames, templates = build_datasets("fashion-scenes-sample", 64, seed=0)
     assert isinstance(train_set, FashionScenes) and len(test_set) == 1000 and templates == EVAL_FRAMES

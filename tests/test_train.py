@@ -66,6 +66,7 @@ def test_schedule_and_groups():
     assert len(decay["params"]) + len(no_decay["params"]) == len(list(model.parameters()))
 
 
+@pytest.mark.training
 def test_training_lowers_the_loss_and_checkpoints(tmp_path):
     data = SyntheticShapes(64, resolution=32, seed=0)
     model = tiny_model()
@@ -81,6 +82,7 @@ def test_training_lowers_the_loss_and_checkpoints(tmp_path):
     assert model.logit_scale.exp().item() <= 100.0
 
 
+@pytest.mark.training
 def test_resume_after_interruption_is_exact(tmp_path):
     straight = tiny_model()
     train(straight, SyntheticShapes(48, resolution=32, seed=1), small_config(), tmp_path / "a", progress=False)
@@ -96,6 +98,7 @@ def test_resume_after_interruption_is_exact(tmp_path):
         assert torch.equal(a, b), name
 
 
+@pytest.mark.training
 def test_worker_processes_give_the_same_training(tmp_path):
     """Batches prepared by DataLoader workers equal the ones built in the training process, max_steps included."""
     data = SyntheticShapes(48, resolution=32, seed=3)
@@ -107,6 +110,7 @@ def test_worker_processes_give_the_same_training(tmp_path):
         assert torch.equal(a, b), name
 
 
+@pytest.mark.training
 def test_nan_loss_stops_and_keeps_the_last_good_checkpoint(tmp_path):
     poisoned = Poisoned(SyntheticShapes(48, resolution=32, seed=2), at_access=6 * 8 + 1)  # epoch 2
     with pytest.raises(TrainingDiverged, match="last good checkpoint is kept"):
@@ -132,6 +136,7 @@ def _ddp_worker(rank, world, init_file, out_dir):
     dist.destroy_process_group()
 
 
+@pytest.mark.training
 def test_two_processes_train_like_one(tmp_path):
     """2 gloo processes with 4 pairs each take the same steps as one process with 8 (a ViT: no BatchNorm)."""
     import torch.multiprocessing as mp
@@ -160,8 +165,9 @@ def test_bad_resume(tmp_path):
         train(tiny_model(), SyntheticShapes(4, resolution=32), small_config(), tmp_path / "c", progress=False)
 
 
+@pytest.mark.training
 def test_command_line_on_the_committed_sample(tmp_path):
-    from minclip.train import main
+    from minclip.train_cli import main
 
     assert main(["--dataset", "fashion-mnist-sample", "--out", str(tmp_path), "--max-steps", "2",
                  "--batch-size", "16", "--epochs", "1", "--device", "cpu"]) == 0
@@ -175,6 +181,7 @@ def test_command_line_on_the_committed_sample(tmp_path):
         max_steps=2, batch_size=16, device="cpu").to_dict()
 
 
+@pytest.mark.training  # scores the shipped models on the whole test set
 @pytest.mark.parametrize("name, card_top1", [("fashion-mnist-cpu", 0.88), ("fashion-mnist-gpu", 0.90)])
 def test_shipped_models(name, card_top1):
     """The committed model loads by name, reads its own vocabulary, and classifies the committed sample of the
@@ -198,6 +205,7 @@ def test_shipped_models(name, card_top1):
 # -- signals, unwritable folders, impossible settings, your own images ---------------------------------------
 
 
+@pytest.mark.training
 def test_ctrl_c_inside_a_step_finishes_it_and_resumes_exactly(tmp_path):
     """Ctrl-C arriving during a forward pass (BatchNorm has already counted the batch) stops after that step; the
     resumed run equals an uninterrupted one in every parameter, buffer (num_batches_tracked included) and
@@ -255,6 +263,7 @@ train(tiny_model(), Killed(), small_config(), {out!r}, progress=False)
 """
 
 
+@pytest.mark.training
 def test_sigterm_saves_like_ctrl_c(tmp_path):
     import signal
     import subprocess
@@ -298,6 +307,7 @@ train(tiny_model(), CtrlC(), small_config(num_workers=2), {out!r}, progress=Fals
 """
 
 
+@pytest.mark.training
 def test_ctrl_c_in_a_terminal_with_dataloader_workers_saves(tmp_path):
     """The DataLoader's worker processes get Ctrl-C too; they must not die before the step is finished and saved."""
     import subprocess
@@ -321,7 +331,7 @@ def test_unwritable_out_is_found_before_the_first_step(tmp_path):
 
 
 def run_cli(args, capsys):
-    from minclip.train import main
+    from minclip.train_cli import main
 
     with pytest.raises(SystemExit) as stopped:
         main(args)
@@ -362,9 +372,10 @@ def write_photos(folder, n=10):
     return folder
 
 
+@pytest.mark.training
 @pytest.mark.parametrize("layout", ["folder", "classes", "csv"])
 def test_cli_trains_on_your_own_images(tmp_path, layout):
-    from minclip.train import main
+    from minclip.train_cli import main
 
     photos = write_photos(tmp_path / "photos")
     data = photos

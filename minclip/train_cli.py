@@ -1,0 +1,192 @@
+"""The command line of minclip.train: data sets by name, settings as flags, checks before the first step, and the
+record of the machine a figure was measured on.
+
+    python -m minclip.train --preset cpu --dataset fashion-mnist --out runs/cpu   (the shipped schedule)
+    python -m minclip.train --schedule gpu --out runs/gpu                         (TrainConfig.gpu())
+    torchrun --nproc-per-node 8 -m minclip.train --preset rn50 ...                (batch size is per process)
+    python -m minclip.train --train-data PATH                                      (your own images)
+
+Every setting is checked (numbers, the output folder, every image file, the batch size against the data) before
+any training step is spent; errors are one sentence saying what to change.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import platform
+import sys
+from pathlib import Path
+
+import torch
+import torch.distributed as dist
+
+from minclip import datasets, scenes
+from minclip.captions import CLASSNAMES, EVAL_TEMPLATES
+from minclip.data import FASHION_MNIST_CLASSES
+from minclip.image_folder import ImageCaptionFolder
+from minclip.load import save_checkpoint
+from minclip.model import PRESETS
+from minclip.scene_text import EVAL_FRAMES, article
+from minclip.train import (
+    SCHEDULES,
+    TrainConfig,
+    TrainingDiverged,
+    TrainingInterrupted,
+    check_output_folder,
+    new_model,
+    train,
+)
+from minclip.zeroshot import encode_images, encode_texts, retrieval_recall, zero_shot_classifier, zero_shot_eval
+
+
+def machine_name(device: torch.device | str = "cpu") -> str:
+    """What a figure was measured on: the GPU's name on CUDA, else the CPU's model name (for records)."""
+    if torch.device(device).type == "cuda":
+        return torch.cuda.get_device_name(torch.device(device))
+    cpuinfo = Path("/proc/cpuinfo")
+    if cpuinfo.exists():
+        for line in cpuinfo.read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    return platform.processor() or platform.machine()
+
+
+
+DATASETS = ("fashion-scenes", "fashion-mnist", "fashion-scenes-sample", "fashion-mnist-sample")
+
+
+def build_datasets(name: str, resolution: int, seed: int):
+    """(train set, Fashion-MNIST test set, class prompts, templates) for a --dataset name. The scenes model is
+    scored with the data set's own class names and prompt frames its captions never used; the label-caption
+    model with its own names and templates (chapter 7). "-sample" variants use the committed 1,000 images."""
+    sample = name.endswith("-sample")
+    test_set = (datasets.FashionMNISTPairs.sample(resolution=resolution, seed=seed) if sample
+                else datasets.FashionMNISTPairs("test", resolution=resolution, seed=seed))
+    if name.startswith("fashion-scenes"):
+        config = scenes.SceneConfig(resolution=resolution)
+        train_set = (scenes.FashionScenes.sample("train", n=1000, config=config, seed=seed) if sample
+                     else scenes.FashionScenes("train", n=60_000, config=config, seed=seed))
+        return train_set, test_set, [article(c.lower()) for c in FASHION_MNIST_CLASSES], EVAL_FRAMES
+    train_set = test_set if sample else datasets.FashionMNISTPairs("train", resolution=resolution, seed=seed)
+    return train_set, test_set, CLASSNAMES, EVAL_TEMPLATES
+
+
+def _number(kind: type, low: float | None, strict: bool = False, what: str = ""):
+    """An argparse type: a finite `kind` number at least `low` (above it if `strict`), else a sentence."""
+    def parse(text: str):
+        try:
+            value = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not {what}") from None
+        if not math.isfinite(value) or (low is not None and (value <= low if strict else value < low)):
+            raise argparse.ArgumentTypeError(f"must be {what}, not {text}")
+        return value
+    return parse
+
+
+_WHOLE, _COUNT = "a whole number of 1 or more", "a whole number of 0 or more"
+_SETTINGS = {  # TrainConfig field -> (argparse type, help)
+    "epochs": (_number(int, 1, what=_WHOLE), "passes over the training data"),
+    "batch_size": (_number(int, 1, what=_WHOLE), "pairs per step (per process under torchrun)"),
+    "lr": (_number(float, 0, strict=True, what="a number above 0"), "peak learning rate"),
+    "weight_decay": (_number(float, 0, what="a number of 0 or more"), "AdamW's decoupled weight decay"),
+    "warmup_steps": (_number(int, 0, what=_COUNT), "steps of linear warm-up"),
+    "grad_clip": (_number(float, 0, what="a number of 0 or more"), "gradient norm clip (0: none)"),
+    "seed": (_number(int, None, what="a whole number"), "seed of the weights, data order and captions"),
+    "max_steps": (_number(int, 1, what=_WHOLE), "stop after this many steps"),
+    "num_workers": (_number(int, 0, what=_COUNT), "DataLoader processes preparing batches"),
+}
+
+
+def _own_images(parser: argparse.ArgumentParser, path: Path, resolution: int):
+    """--train-data: the CSV or folder as an ImageCaptionFolder, every image opened once before training."""
+    try:
+        data = ImageCaptionFolder(path.expanduser(), resolution=resolution)
+        print(f"checking the {len(data):,} images of {path} ...", flush=True)
+        data.verify()
+    except (FileNotFoundError, ValueError, OSError) as err:
+        parser.error(f"--train-data: {err}")
+    return data
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m minclip.train",
+                                     description="Train a small CLIP (see the book's chapter 6).")
+    parser.add_argument("--preset", default="cpu", choices=sorted(PRESETS))
+    parser.add_argument("--dataset", default="fashion-mnist", choices=DATASETS,
+                        help="fashion-scenes: captioned scenes (chapter 6); fashion-mnist: captions from labels")
+    parser.add_argument("--out", default="runs/cpu",
+                        help="folder for last.pt, history.json, curve.json and model.safetensors")
+    parser.add_argument("--train-data", type=Path, default=None, metavar="PATH",
+                        help="train on your own images instead of --dataset: a CSV with the header filepath,caption, "
+                             "a folder of class subfolders, or any folder of images (file names as captions); "
+                             "every file is checked before the first step")
+    parser.add_argument("--resume", action="store_true", help="continue from --out's last.pt")
+    parser.add_argument("--schedule", default="cpu", choices=sorted(SCHEDULES),
+                        help="the settings below start from TrainConfig.cpu() or TrainConfig.gpu()")
+    for name, (parse, text) in _SETTINGS.items():
+        parser.add_argument("--" + name.replace("_", "-"), type=parse, default=None, help=text)
+    parser.add_argument("--device", default=None)
+    parser.add_argument("--compile", action="store_true", default=None, help="torch.compile the model (CUDA)")
+    parser.add_argument("--no-amp", dest="amp", action="store_false", default=None, help="no bf16 autocast on CUDA")
+    args = parser.parse_args(argv)
+    config = SCHEDULES[args.schedule](**{k: getattr(args, k) for k in TrainConfig.__dataclass_fields__
+                                         if getattr(args, k, None) is not None})
+    try:  # what would otherwise fail after training, at the first save
+        check_output_folder(args.out)
+    except OSError as err:
+        parser.error(f"--out: {err}")
+    if args.resume and not (Path(args.out) / "last.pt").is_file():
+        parser.error(f"--resume: no checkpoint at {Path(args.out) / 'last.pt'}; run without --resume to start, or "
+                     "point --out at the folder of the run to continue")
+    if int(os.environ.get("WORLD_SIZE", "1")) > 1:  # started by torchrun: one process per GPU (or CPU worker)
+        dist.init_process_group("nccl" if torch.cuda.is_available() else "gloo")
+        if torch.cuda.is_available():
+            config.device = f"cuda:{os.environ['LOCAL_RANK']}"
+            torch.cuda.set_device(config.device)
+    model = new_model(PRESETS[args.preset](), config.seed)
+    classnames, templates = None, None
+    if args.train_data is not None:
+        train_set = test_set = _own_images(parser, args.train_data, model.config.image_resolution)
+        # zero-shot over the class subfolders with the paper's prompt; no classes: retrieval figures only
+        classnames, templates = train_set.classnames, ("a photo of a {}.",)
+    else:
+        train_set, test_set, classnames, templates = build_datasets(args.dataset, model.config.image_resolution,
+                                                                    config.seed)
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    if len(train_set) < config.batch_size * world:
+        parser.error(f"--batch-size {config.batch_size}{f' x {world} processes' if world > 1 else ''} is more than "
+                     f"the {len(train_set):,} training pairs; pick a batch size of at most {len(train_set) // world}")
+
+    def evaluate(m):
+        metrics = {}
+        if classnames is not None and len(classnames) > 1:
+            classifier = zero_shot_classifier(m, classnames, templates)
+            loader = torch.utils.data.DataLoader(test_set, batch_size=256, collate_fn=datasets.collate)
+            metrics = zero_shot_eval(m, loader, classifier)
+        # retrieval among the first 1,000 test pairs: many captions fit many images here (10 classes), so
+        # recall@1 is low by construction; recall@10 says whether the right class comes first
+        images, captions, _ = datasets.collate([test_set[i] for i in range(min(1000, len(test_set)))])
+        return {**metrics, **retrieval_recall(encode_images(m, images), encode_texts(m, captions))}
+
+    try:
+        history = train(model, train_set, config, args.out, resume=args.resume, evaluate=evaluate)
+    except TrainingInterrupted as err:  # saved; train() printed how to continue
+        return 128 + err.signum  # the shell's code for a process stopped by that signal
+    except TrainingDiverged as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 1
+    if not dist.is_initialized() or dist.get_rank() == 0:
+        save_checkpoint(model.cpu(), Path(args.out) / "model.safetensors",
+                        metadata={"history": json.dumps(history), "train_config": json.dumps(config.to_dict())})
+        print(json.dumps(history[-1]))
+    if dist.is_initialized():
+        dist.destroy_process_group()
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
