@@ -39,7 +39,7 @@ from minclip.scene_text import COLOURS
 HELDOUT_COMBOS = (("red", 5), ("blue", 8), ("yellow", 3), ("green", 4), ("pink", 7), ("purple", 1))
 _SPLITS = {"train": 0, "test": 1}
 _SIZES = {"small": (0.28, 0.36), "large": (0.46, 0.56)}  # side of an item's square, as a fraction of the canvas
-_SINGLE_CENTRES = {"left": (0.29, 0.5), "right": (0.71, 0.5), "top": (0.5, 0.29), "bottom": (0.5, 0.71),
+SINGLE_CENTRES = {"left": (0.29, 0.5), "right": (0.71, 0.5), "top": (0.5, 0.29), "bottom": (0.5, 0.71),
                    "middle": (0.5, 0.5)}
 
 
@@ -96,7 +96,7 @@ def draw_scene(rng: random.Random, labels: np.ndarray, config: SceneConfig, spli
     n = rng.choices(range(1, len(config.counts) + 1), weights=config.counts)[0]
     if n == 1:
         size = rng.choice(("small", "large"))
-        centres = [_SINGLE_CENTRES[rng.choice(scene_text.POSITIONS)]]
+        centres = [SINGLE_CENTRES[rng.choice(scene_text.POSITIONS)]]
         sizes = [size]
     elif n == 2:  # side by side or one above the other
         a, b = ((0.27, 0.5), (0.73, 0.5)) if rng.random() < 0.6 else ((0.5, 0.27), (0.5, 0.73))
@@ -190,8 +190,6 @@ class FashionScenes(Dataset):
 
     Deterministic: the same (seed, split, epoch, index) gives the same scene and caption in every process.
     """
-
-    classnames = tuple(forms[0][0] for forms in scene_text.NOUNS)
 
     def __init__(self, split: str = "train", n: int = 60_000, config: SceneConfig | None = None, seed: int = 0,
                  root=None, images=None, labels=None):

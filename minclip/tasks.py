@@ -27,7 +27,7 @@ import torch
 from minclip.data import FASHION_MNIST_CLASSES
 from minclip.datasets import normalize, to_model_input
 from minclip.scene_text import COLOURS, EVAL_FRAMES, NOUNS, RELATION_WORDS, article
-from minclip.scenes import _SINGLE_CENTRES, HELDOUT_COMBOS, SceneConfig, draw_scene, render
+from minclip.scenes import HELDOUT_COMBOS, SINGLE_CENTRES, SceneConfig, draw_scene, render
 from minclip.zeroshot import encode_images, topk_accuracy, zero_shot_classifier
 
 CATEGORY = tuple(forms[0][0] for forms in NOUNS)  # the data set's own word for each label, lower case
@@ -105,7 +105,7 @@ def build_tasks(pool: tuple[torch.Tensor, torch.Tensor], n: int = 500, resolutio
     sides = ("left", "right", "top", "bottom")
     classify("position", ["an item on the left", "an item on the right", "an item at the top",
                           "an item at the bottom"],
-             lambda y: random_item(size="small", centre=_SINGLE_CENTRES[sides[y]]))
+             lambda y: random_item(size="small", centre=SINGLE_CENTRES[sides[y]]))
     classify("size", ["a small item", "a large item"], lambda y: random_item(size=("small", "large")[y]))
 
     combos = [(c, k) for c in colours for k in range(10)]
