@@ -190,6 +190,7 @@ def test_colour_names_known():
     assert len(COLOURS) == 11 and np.all([len(v) == 3 for v in COLOURS.values()])
 
 
+@pytest.mark.training
 def test_command_line_trains_on_scenes(tmp_path):
     """`python -m minclip.train --dataset fashion-scenes-sample`: scenes in, the scenes model's evaluation out
     (Fashion-MNIST in the data set's own class names, with prompt frames training never used)."""
