@@ -1,7 +1,7 @@
 """CLIP's contrastive loss, its learned temperature, and the same loss over many processes.
 
 Follows Radford et al. 2021, section 2.3 and figure 3: N images and N texts give N x N cosine similarities,
-scaled by exp(t) where t is a learned log-temperature initialised to ln(1/0.07) and "clipped to prevent
+scaled by exp(t) = 1/temperature, where t (logit_scale) is learned, initialised to ln(1/0.07) and "clipped to prevent
 scaling the logits by more than 100"; the loss is the mean of the cross-entropies over rows (each image picks
 its text) and over columns (each text picks its image). The distributed version gathers features across
 processes in the spirit of open_clip's ClipLoss (Ilharco et al. 2021), written here from the maths.
@@ -37,7 +37,7 @@ def clip_loss(image_features: torch.Tensor, text_features: torch.Tensor, logit_s
 
 @torch.no_grad()
 def clamp_logit_scale(logit_scale: nn.Parameter, max_scale: float = MAX_LOGIT_SCALE) -> None:
-    """Keep the learned log-temperature t in [0, ln(max_scale)], so 1 <= exp(t) <= 100. Call after each step."""
+    """Keep the learned t (logit_scale) in [0, ln(max_scale)], so the scale 1 <= exp(t) <= 100. Call after each step."""
     logit_scale.clamp_(0, math.log(max_scale))
 
 
