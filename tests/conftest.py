@@ -14,6 +14,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from playwright.sync_api import sync_playwright
 
 from minclip import pretrained
 from tests.release_server import Server, release_archive
@@ -31,6 +32,12 @@ def pytest_collection_modifyitems(config, items):
             item.add_marker(pytest.mark.book)
         if "browser" in used:
             item.add_marker(pytest.mark.browser)
+
+
+# Debian's chromium (apt-get install -y chromium), driven by Playwright; never a downloaded browser
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync", "--disable-dev-shm-usage"]
 
 
 def jupyter_book_exe() -> Path:
@@ -84,3 +91,15 @@ def serve(monkeypatch):
     yield start
     for server in servers:
         server.close()
+
+
+@pytest.fixture(scope="module")
+def browser():
+    """Headless Chromium for the book's pages (skipped where /usr/bin/chromium is missing). Per module: Playwright's
+    event loop stays open while it lives, and test_app_browser needs asyncio.run between its tests."""
+    if not CHROMIUM.exists():
+        pytest.skip(f"{CHROMIUM} is missing (apt-get install -y chromium); the browser checks need it")
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS)
+        yield b
+        b.close()

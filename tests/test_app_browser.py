@@ -19,11 +19,9 @@ from pathlib import Path
 import pytest
 
 from minclip import demo
+from tests.conftest import CHROMIUM, CHROMIUM_ARGS
 
 REPO = Path(__file__).resolve().parents[1]
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--disable-dev-shm-usage"]
 TIMEOUT_MS = 120_000  # the kernel loads the model and indexes 1,000 images before the app is ready
 CULL_AFTER_S = 20  # the test's idle time before a closed page's kernel is shut down (app/voila.json: 120 s)
 

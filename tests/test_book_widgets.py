@@ -21,15 +21,9 @@ import pytest
 from ipywidgets import HTML, Button, FloatProgress, HBox
 from ipywidgets.embed import embed_data
 from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
-from playwright.sync_api import sync_playwright
 
 from tests.conftest import REPO, build_book
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--disable-quic", "--no-first-run",
-    "--disable-background-networking", "--disable-component-update", "--disable-sync",
-]
 # sphinx-thebe declares THEBE_JS_URL twice on every page: a harmless error that has nothing to do with widgets
 KNOWN_PAGE_ERRORS = ("Identifier 'THEBE_JS_URL' has already been declared",)
 WIDGET_SCRIPTS = ("require.js", "offline.js", "embed-amd.js")  # in _vendor/widgets-js/, loaded in this order
@@ -156,15 +150,6 @@ def widget_book(tmp_path_factory) -> Path:
     root = write_widget_book(tmp_path_factory.mktemp("widget-book") / "src")
     return build_book(root, root.parent / "out")
 
-
-@pytest.fixture(scope="module")
-def browser():
-    if not CHROMIUM.exists():
-        pytest.skip(f"{CHROMIUM} is missing (apt-get install -y chromium); the browser checks need it")
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS)
-        yield b
-        b.close()
 
 
 # -----------------------------------------------------------------------------

@@ -15,12 +15,9 @@ from pathlib import Path
 
 import nbformat
 import pytest
-from playwright.sync_api import sync_playwright
 
 from tests.conftest import REPO, build_book
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--no-first-run", "--disable-sync"]
 WINDOW = {"width": 1300, "height": 900}
 MAX_SCROLLING = 0.02  # share of the book's code and output blocks allowed to scroll sideways (wide tables)
 
@@ -66,15 +63,6 @@ def scrolling_report(found: dict[str, list[dict]]) -> tuple[int, int, list[str]]
 def chapter_pages(html_root: Path) -> list[Path]:
     return sorted((html_root / "book").glob("*.html"))
 
-
-@pytest.fixture(scope="module")
-def browser():
-    if not CHROMIUM.exists():
-        pytest.skip(f"{CHROMIUM} is missing (apt-get install -y chromium); the width check needs it")
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS)
-        yield b
-        b.close()
 
 
 @pytest.fixture(scope="module")
