@@ -7,16 +7,11 @@ same optimiser, schedule, batch size and number of steps, but train it on the la
 cross-entropy instead of on captions with the contrastive loss. How far behind is a classifier that never saw
 a label?
 
-Command line (writes the record the book reads; needs the full Fashion-MNIST: `make data`):
-    python -m minclip.baseline --out data/models/supervised-baseline.json
+The record the book reads (data/models/supervised-baseline.json) is written by scripts/train_baseline.py.
 """
 
 from __future__ import annotations
 
-import argparse
-import json
-import sys
-import time
 from pathlib import Path
 
 import torch
@@ -24,10 +19,8 @@ import torch.nn.functional as F
 from torch import nn
 from tqdm.auto import tqdm
 
-from minclip import datasets
 from minclip.model import CLIP, CLIPConfig
-from minclip.train import TrainConfig, pick_device, train
-from minclip.train_cli import machine_name
+from minclip.train import TrainConfig, train
 from minclip.zeroshot import topk_accuracy
 
 
@@ -84,45 +77,3 @@ def accuracy(model: SupervisedBaseline, loader, progress: bool = True) -> dict:
         labels.append(torch.as_tensor(batch_labels))
     logits, labels = torch.cat(logits), torch.cat(labels)
     return {**topk_accuracy(logits, labels, (1, 5)), "n": len(labels)}
-
-
-def _percent(metrics: dict) -> dict:
-    """The record's unit (the book prints it): top-k in percent, two decimals."""
-    return {k: round(100 * v, 2) if k.startswith("top") else v for k, v in metrics.items()}
-
-
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description="Train the supervised baseline of the shipped model's encoder.")
-    parser.add_argument("--out", default="data/models/supervised-baseline.json")
-    parser.add_argument("--epochs", type=int, default=1, help="TrainConfig.cpu(), the shipped model's schedule, has 1")
-    parser.add_argument("--device", default=None)
-    parser.add_argument("--threads", type=int, default=2)
-    parser.add_argument("--num-workers", type=int, default=0)
-    args = parser.parse_args(argv)
-    torch.set_num_threads(args.threads)
-    config = TrainConfig.cpu(epochs=args.epochs, device=args.device, num_workers=args.num_workers)
-    model_config = CLIPConfig.cpu()
-    torch.manual_seed(config.seed)
-    model = SupervisedBaseline(model_config, num_classes=10)
-    train_set = datasets.FashionMNISTPairs("train", resolution=model_config.image_resolution, seed=config.seed)
-    started = time.perf_counter()
-    history = train_supervised(model, train_set, config)
-    seconds = time.perf_counter() - started
-    test_set = datasets.FashionMNISTPairs("test", resolution=model_config.image_resolution)
-    loader = torch.utils.data.DataLoader(test_set, batch_size=256, collate_fn=datasets.collate)
-    device = pick_device(args.device)
-    record = {
-        "what": "supervised baseline: the cpu preset's image encoder + a linear layer, cross-entropy on the labels",
-        "command": " ".join(["python -m minclip.baseline", *(sys.argv[1:] if argv is None else argv)]),
-        "train_config": config.to_dict(), "history": history, "train_seconds": round(seconds, 1),
-        "test": _percent(accuracy(model, loader)), "device": str(device),
-        "machine": machine_name(device), "threads": args.threads, "torch": torch.__version__,
-    }
-    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-    Path(args.out).write_text(json.dumps(record, indent=1) + "\n")
-    print(json.dumps(record["test"]), f"{seconds:.0f} s")
-    return 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())

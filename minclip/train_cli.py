@@ -1,5 +1,4 @@
-"""The command line of minclip.train: data sets by name, settings as flags, checks before the first step, and the
-record of the machine a figure was measured on.
+"""The command line of minclip.train: data sets by name, settings as flags, checks before the first step.
 
     python -m minclip.train --preset cpu --dataset fashion-mnist --out runs/cpu   (the shipped schedule)
     python -m minclip.train --schedule gpu --out runs/gpu                         (TrainConfig.gpu())
@@ -16,7 +15,6 @@ import argparse
 import json
 import math
 import os
-import platform
 import sys
 from pathlib import Path
 
@@ -40,20 +38,6 @@ from minclip.train import (
     train,
 )
 from minclip.zeroshot import encode_images, encode_texts, retrieval_recall, zero_shot_classifier, zero_shot_eval
-
-
-def machine_name(device: torch.device | str = "cpu") -> str:
-    """What a figure was measured on: the GPU's name on CUDA, else the CPU's model name (for records)."""
-    if torch.device(device).type == "cuda":
-        return torch.cuda.get_device_name(torch.device(device))
-    cpuinfo = Path("/proc/cpuinfo")
-    if cpuinfo.exists():
-        for line in cpuinfo.read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    return platform.processor() or platform.machine()
-
-
 
 DATASETS = ("fashion-scenes", "fashion-mnist", "fashion-scenes-sample", "fashion-mnist-sample")
 

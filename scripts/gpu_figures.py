@@ -7,7 +7,8 @@ Run from the repository root on a machine with one NVIDIA GPU and the full Fashi
 Stages, each timed with the GPU synchronised, each written to the JSON as soon as it ends (a stage that would
 start after --budget seconds is skipped and marked so):
   1. recipe_cpu     the shipped model's schedule (TrainConfig.cpu(): 1 epoch of 128 pairs) on the GPU, bf16 autocast
-  2. baseline_cpu   the supervised baseline of the same image encoder on the same schedule (minclip.baseline)
+  2. baseline_cpu   the supervised baseline of the same image encoder on the same schedule (minclip.baseline, as
+                    scripts/train_baseline.py trains it)
   3. recipe_gpu     TrainConfig.gpu() (10 epochs of 256 pairs, 8 data workers), zero-shot after every epoch;
                     its float16 weights are saved as fashion-mnist-gpu.safetensors in --models-dir
   4. compile_cpu    stage 1 again with torch.compile
@@ -19,7 +20,6 @@ Zero-shot figures use minclip.captions.EVAL_TEMPLATES on the 10,000 test images,
 
 import argparse
 import json
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -37,8 +37,8 @@ from minclip.loss import clip_loss  # noqa: E402
 from minclip.model import CLIP, CLIPConfig  # noqa: E402
 from minclip.resources import asset  # noqa: E402
 from minclip.train import TrainConfig, new_model, param_groups, train  # noqa: E402
-from minclip.train_cli import machine_name  # noqa: E402
 from minclip.zeroshot import zero_shot_classifier, zero_shot_eval  # noqa: E402
+from scripts.records import git_commit, machine_name, percent, write_record  # noqa: E402
 
 SMOKE = {"on": False}  # --smoke: CPU, 2 steps per stage, 512 test images
 
@@ -130,14 +130,12 @@ def main() -> int:
         raise SystemExit("this script measures the GPU path: no CUDA device is visible")
     torch.backends.cuda.matmul.allow_tf32 = torch.backends.cudnn.allow_tf32 = True
     began, runs = time.perf_counter(), Path(args.runs)
-    commit = subprocess.run(["git", "rev-parse", "HEAD"], cwd=REPO, capture_output=True, text=True).stdout.strip()
-    record = {"command": "python scripts/gpu_figures.py", "git_commit": commit or None,
+    record = {"command": "python scripts/gpu_figures.py", "git_commit": git_commit(),
               "machine": {"gpu": None if args.smoke else machine_name("cuda"), "cpu": machine_name("cpu"),
                           "torch": torch.__version__, "cuda": torch.version.cuda}, "stages": {}}
 
     def save():
-        Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-        Path(args.out).write_text(json.dumps(record, indent=1) + "\n")
+        write_record(args.out, record)
 
     def recipe_gpu():
         model, figures = train_clip(schedule("gpu"), runs / "recipe_gpu", evaluate_each_epoch=True)
@@ -156,8 +154,7 @@ def main() -> int:
         history = train_supervised(model, train_set, config, progress=False)
         seconds = synced() - started
         return {"train_config": config.to_dict(), "train_seconds": round(seconds, 1), "history": history,
-                "test": {k: round(100 * v, 2) if k.startswith("top") else v
-                         for k, v in accuracy(model, test_loader(128), progress=False).items()}}
+                "test": percent(accuracy(model, test_loader(128), progress=False))}
 
     stages = {
         "recipe_cpu": lambda: train_clip(schedule("cpu", num_workers=8), runs / "recipe_cpu")[1],

@@ -11,7 +11,6 @@ reads the training images where Fashion-MNIST is installed (`make data`), else t
 import argparse
 import json
 import platform
-import subprocess
 import sys
 import textwrap
 import time
@@ -25,7 +24,7 @@ sys.path.insert(0, str(REPO))
 
 from minclip.data import find_fashion_mnist  # noqa: E402
 from minclip.scenes import FashionScenes, render  # noqa: E402
-from minclip.train_cli import machine_name  # noqa: E402
+from scripts.records import git_commit, machine_name, write_record  # noqa: E402
 
 
 def gallery(ds: FashionScenes, indices, path: Path) -> None:
@@ -63,9 +62,8 @@ def main() -> int:
     for i in range(args.timed):
         ds[i]
     pairs_per_second = args.timed / (time.perf_counter() - started)
-    commit = subprocess.run(["git", "rev-parse", "HEAD"], cwd=REPO, capture_output=True, text=True).stdout.strip()
     record = {
-        "command": "python scripts/measure_scenes.py", "git_commit": commit, "date": time.strftime("%Y-%m-%d"),
+        "command": "python scripts/measure_scenes.py", "git_commit": git_commit(), "date": time.strftime("%Y-%m-%d"),
         "item_pool": "Fashion-MNIST train split" if full else "committed 1,000-image test sample",
         "pairs": args.pairs, "distinct_captions": len(set(captions)),
         "distinct_fraction": round(len(set(captions)) / args.pairs, 4), "vocabulary": len(vocabulary),
@@ -75,7 +73,7 @@ def main() -> int:
         "machine": {"cpu": machine_name("cpu"), "threads": 1, "torch": torch.__version__,
                     "python": platform.python_version()},
     }
-    Path(args.record).write_text(json.dumps(record, indent=1) + "\n")
+    write_record(args.record, record)
     print(json.dumps(record, indent=1))
     if args.gallery:
         gallery(ds, range(12), Path(args.gallery))

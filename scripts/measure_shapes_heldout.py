@@ -6,7 +6,6 @@ Writes data/models/shapes-heldout.json (settings, timings, accuracies, machine);
 """
 
 import json
-import platform
 import sys
 import tempfile
 import time
@@ -21,6 +20,7 @@ from minclip.datasets import HOLDOUT, SyntheticShapes, collate  # noqa: E402
 from minclip.model import CLIP, CLIPConfig  # noqa: E402
 from minclip.train import TrainConfig, train  # noqa: E402
 from minclip.zeroshot import zero_shot_classifier, zero_shot_eval  # noqa: E402
+from scripts.records import machine_name, write_record  # noqa: E402
 
 MODEL = CLIPConfig(embed_dim=64, image_resolution=64, vision_layers=(1, 1, 1, 1), vision_width=8,
                    vision_patch_size=None, context_length=16, transformer_width=64, transformer_heads=1,
@@ -49,10 +49,10 @@ def main() -> int:
         "model_config": MODEL.to_dict(), "train_config": TRAIN.to_dict(), "train_images": 4096,
         "heldout_pairs": [list(p) for p in HOLDOUT], "classes": list(seen.classnames), "templates": TEMPLATES,
         "train_seconds": round(seconds, 1), **results, "chance_top1": 1 / len(seen.classnames),
-        "machine": {"cpu": platform.machine(), "threads": 2, "torch": torch.__version__},
+        "machine": {"cpu": machine_name("cpu"), "threads": 2, "torch": torch.__version__},
         "date": time.strftime("%Y-%m-%d"),
     }
-    (REPO / "data" / "models" / "shapes-heldout.json").write_text(json.dumps(record, indent=1) + "\n")
+    write_record(REPO / "data" / "models" / "shapes-heldout.json", record)
     print(json.dumps({k: results[k]["top1"] for k in results}))
     return 0
 

@@ -12,24 +12,26 @@ of the train split, evaluated on the test set. Needs the full data set (minclip.
 from __future__ import annotations
 
 import argparse
-import json
 import platform
-import subprocess
+import sys
 import time
 from pathlib import Path
 
 import torch
 from torch.utils.data import DataLoader
 
-import minclip
-from minclip.captions import CLASSNAMES, EVAL_TEMPLATES
-from minclip.data import load_fashion_mnist
-from minclip.datasets import FashionMNISTPairs, collate
-from minclip.probe import extract_features, few_shot_indices, probe_accuracy, train_linear_probe
-from minclip.resources import asset
-from minclip.zeroshot import topk_accuracy, zero_shot_classifier
-
 REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+import minclip  # noqa: E402
+from minclip.captions import CLASSNAMES, EVAL_TEMPLATES  # noqa: E402
+from minclip.data import load_fashion_mnist  # noqa: E402
+from minclip.datasets import FashionMNISTPairs, collate  # noqa: E402
+from minclip.probe import extract_features, few_shot_indices, probe_accuracy, train_linear_probe  # noqa: E402
+from minclip.resources import asset  # noqa: E402
+from minclip.zeroshot import topk_accuracy, zero_shot_classifier  # noqa: E402
+from scripts.records import git_commit, write_record  # noqa: E402
+
 OUT = asset("models/fashion-mnist-cpu.zeroshot.json")
 
 # class names as a person might edit them after looking at the mistakes: Fashion-MNIST's own label "T-shirt/top",
@@ -105,8 +107,7 @@ def main() -> None:
         "model": "fashion-mnist-cpu",
         "command": "python scripts/measure_zero_shot.py" + (f" --train-subset {args.train_subset}" if subset is not None
                                                              else " --train-subset 0"),
-        "git_commit": subprocess.run(["git", "rev-parse", "HEAD"], cwd=REPO, capture_output=True,
-                                     text=True).stdout.strip(),
+        "git_commit": git_commit(),
         "test_images": len(test_y),
         "zero_shot": zero_shot,
         "edited_names": EDITED_NAMES,
@@ -127,7 +128,7 @@ def main() -> None:
                     "python": platform.python_version()},
         "date": time.strftime("%Y-%m-%d", time.gmtime()),
     }
-    OUT.write_text(json.dumps(result, indent=1) + "\n")
+    write_record(OUT, result)
 
     print(f"{'prompt':<26}{'top-1':>8}{'top-5':>8}")
     for name, r in zero_shot.items():

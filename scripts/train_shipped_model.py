@@ -16,7 +16,6 @@ count, position, size, seen and held-out colour x category, relation binding) an
 import argparse
 import json
 import platform
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -34,8 +33,9 @@ from minclip.resources import asset  # noqa: E402
 from minclip.scenes import FashionScenes  # noqa: E402
 from minclip.tasks import build_tasks, evaluate_suite, plural_query_precision  # noqa: E402
 from minclip.train import TrainConfig, new_model, train  # noqa: E402
-from minclip.train_cli import build_datasets, machine_name  # noqa: E402
+from minclip.train_cli import build_datasets  # noqa: E402
 from minclip.zeroshot import zero_shot_classifier, zero_shot_eval  # noqa: E402
+from scripts.records import git_commit, machine_name, write_record  # noqa: E402
 
 MODELS = {"fashion-scenes-cpu": "fashion-scenes", "fashion-mnist-cpu": "fashion-mnist",
           "fashion-mnist-gpu": "fashion-mnist"}  # (the GPU model is trained by scripts/gpu_figures.py)
@@ -83,7 +83,7 @@ def main() -> int:
         record.update(measure(shipped, dataset))
         record["measured"] = {"date": time.strftime("%Y-%m-%d"), "cpu": machine_name("cpu"),
                               "command": f"python scripts/train_shipped_model.py --model {args.model} --evaluate-only"}
-        record_path.write_text(json.dumps(record, indent=1) + "\n")
+        write_record(record_path, record)
         print(json.dumps(record["zero_shot_test"]), json.dumps(record["suite"]["tasks"]))
         return 0
     if args.model.endswith("-gpu"):
@@ -99,12 +99,11 @@ def main() -> int:
     half.load_state_dict(model.state_dict())
     save_checkpoint(half.half(), out, metadata={"name": args.model})
     shipped, _ = load(out, device="cpu")  # the stored float16 weights, back in float32
-    commit = subprocess.run(["git", "rev-parse", "HEAD"], cwd=REPO, capture_output=True, text=True).stdout.strip()
     record = {
         "name": args.model,
         "command": f"python scripts/train_shipped_model.py --model {args.model}",
         "same_as": f"python -m minclip.train --dataset {dataset} (then stored in float16)",
-        "git_commit": commit,
+        "git_commit": git_commit(),
         "model_config": model.config.to_dict(),
         "train_config": CONFIG.to_dict(),
         "tokenizer": "BPETokenizer.train(minclip/assets/captions.txt, vocab_size=2048)",
@@ -119,7 +118,7 @@ def main() -> int:
                     "torch": torch.__version__, "python": platform.python_version()},
         "date": time.strftime("%Y-%m-%d"),
     }
-    record_path.write_text(json.dumps(record, indent=1) + "\n")
+    write_record(record_path, record)
     print(json.dumps({"train_seconds": record["train_seconds"], **record["zero_shot_test"]}))
     print(json.dumps(record["suite"], indent=1))
     return 0

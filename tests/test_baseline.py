@@ -1,5 +1,9 @@
 """The supervised baseline: the same image encoder as CLIP, trained on labels with the same schedule."""
 
+import importlib.util
+import json
+from pathlib import Path
+
 import pytest
 import torch
 
@@ -56,3 +60,43 @@ def test_the_baseline_runs_on_clips_loop(tmp_path):
     model = SupervisedBaseline(TINY, len(data.classnames))
     with pytest.raises(FileNotFoundError, match="no checkpoint"):
         train(model, data, config, tmp_path / "empty", resume=True, progress=False, objective=SupervisedStep(model))
+
+
+# ---- scripts/train_baseline.py: the command that trains the baseline and writes its record
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture
+def script():
+    """scripts/train_baseline.py as a module (it is run as `python scripts/train_baseline.py`, not imported)."""
+    spec = importlib.util.spec_from_file_location("train_baseline", REPO / "scripts" / "train_baseline.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_the_script_measures_the_baseline(script):
+    data = SyntheticShapes(64, resolution=32, seed=0)
+    config = TrainConfig(epochs=1, batch_size=16, warmup_steps=1, max_steps=2, device="cpu")
+    figures = script.measure(config, TINY, data, data, progress=False)
+    assert list(figures) == ["train_config", "history", "train_seconds", "test"]
+    assert figures["history"][-1]["step"] == 2 and figures["train_config"]["max_steps"] == 2
+    assert figures["test"]["n"] == 64 and 0 <= figures["test"]["top1"] <= figures["test"]["top5"] <= 100
+
+
+def test_the_script_writes_the_record(script, tmp_path, monkeypatch):
+    """The record keeps the keys of the committed one (which the book reads), and names the command that made it."""
+    monkeypatch.setattr(script, "fashion_mnist", lambda resolution, seed: ("train set", "test set"))
+    figures = {"train_config": {}, "history": [], "train_seconds": 1.0, "test": {"top1": 50.0, "top5": 90.0, "n": 2}}
+    monkeypatch.setattr(script, "measure", lambda config, model_config, train_set, test_set: figures)
+    threads = []
+    monkeypatch.setattr(torch, "set_num_threads", threads.append)  # not this test process's threads
+    out = tmp_path / "models" / "baseline.json"
+    assert script.main(["--out", str(out), "--device", "cpu", "--threads", "1"]) == 0
+    record = json.loads(out.read_text())
+    committed = json.loads((REPO / "data" / "models" / "supervised-baseline.json").read_text())
+    assert list(record) == list(committed)
+    assert record["command"] == f"python scripts/train_baseline.py --out {out} --device cpu --threads 1"
+    assert record["test"] == figures["test"] and record["device"] == "cpu" and record["threads"] == 1 == threads[-1]
+    assert out.read_text().endswith("}\n")

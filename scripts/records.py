@@ -1,0 +1,53 @@
+"""The bookkeeping of the scripts that measure: what each writes beside its figures, written one way.
+
+A figure the book or the README quotes comes with a JSON record of how it was made: the command, the machine, the
+commit. That is the scripts' business, not the package's (minclip trains and evaluates; it records nothing about
+where it ran), so it lives here and every script imports it:
+
+    sys.path.insert(0, str(REPO))  # run as `python scripts/X.py` from the repository root
+    from scripts.records import git_commit, machine_name, percent, write_record
+"""
+
+from __future__ import annotations
+
+import json
+import platform
+import subprocess
+from pathlib import Path
+
+import torch
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def machine_name(device: torch.device | str = "cpu") -> str:
+    """What a figure was measured on: the GPU's name on CUDA, else the CPU's model name."""
+    if torch.device(device).type == "cuda":
+        return torch.cuda.get_device_name(torch.device(device))
+    cpuinfo = Path("/proc/cpuinfo")
+    if cpuinfo.exists():
+        for line in cpuinfo.read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    return platform.processor() or platform.machine()
+
+
+def git_commit() -> str | None:
+    """The checkout's HEAD commit, or None outside a git checkout (or without git)."""
+    try:
+        done = subprocess.run(["git", "rev-parse", "HEAD"], cwd=REPO, capture_output=True, text=True)
+    except OSError:
+        return None
+    return done.stdout.strip() or None
+
+
+def percent(metrics: dict) -> dict:
+    """Accuracies as the records store them: top-k fractions in percent, two decimals; other keys as they are."""
+    return {k: round(100 * v, 2) if k.startswith("top") else v for k, v in metrics.items()}
+
+
+def write_record(path: str | Path, record: dict) -> None:
+    """Write a record as the committed ones are: JSON indented by one space, a final newline, folders made."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(record, indent=1) + "\n")
