@@ -44,6 +44,8 @@ SYNONYMS: tuple[tuple[str, ...], ...] = (
 
 # phrases that are plural nouns: they take no article ("a photo of jeans", not "a photo of a jeans")
 PLURALS = frozenset({"trousers", "pants", "slacks", "jeans"})
+# first words of a phrase that already has its article or count ("a red item", "two items"): none is added
+DETERMINERS = frozenset({"a", "an", "the", "one", "two", "three", "four", "some"})
 
 # "a {}" marks where an article goes; fill() decides which ("a", "an" or none)
 TRAIN_TEMPLATES = (
@@ -88,15 +90,18 @@ _A_SLOT = re.compile(r"\ba \{\}")
 def with_article(phrase: str) -> str:
     """The phrase with the indefinite article it takes: "boot" -> "a boot", "overcoat" -> "an overcoat",
     "jeans" -> "jeans" (plurals take none). By spelling: a leading vowel letter takes "an", which holds for
-    every phrase in SYNONYMS (it would be wrong for "unicorn" or "hour", which minclip does not use)."""
-    if phrase in PLURALS:
+    every phrase in SYNONYMS (it would be wrong for "unicorn" or "hour", which minclip does not use). A phrase
+    that has its article or count already is kept: "a red item", "two items" (the task suite's class names)."""
+    first = phrase.split(" ", 1)[0].lower()
+    if phrase in PLURALS or first in DETERMINERS or first.isdigit():
         return phrase
     return ("an " if phrase[:1].lower() in "aeiou" else "a ") + phrase
 
 
 def fill(template: str, phrase: str) -> str:
     """Put a phrase into a template, fixing the article: fill("a photo of a {}.", "ankle boot") ->
-    "a photo of an ankle boot."; fill("someone's {}", "jeans") -> "someone's jeans"."""
+    "a photo of an ankle boot."; fill("someone's {}", "jeans") -> "someone's jeans"; fill("a photo of a {}.",
+    "a red item") -> "a photo of a red item."."""
     if _A_SLOT.search(template):
         return _A_SLOT.sub(lambda _: with_article(phrase), template, count=1)
     return template.format(phrase)

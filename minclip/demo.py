@@ -8,6 +8,9 @@ cosine similarity of the two is one matrix-vector product. Classification is CLI
 prompts are embedded, the image goes to the class whose embedding is closest, and ``logit_scale.exp()`` times
 the cosine similarities, through a softmax, gives probabilities.
 
+Beside the class list it is given, classification offers presets and prompt sets (minclip.demo_prompts, also
+re-exported): the zero-shot task suite's class lists, and the prompts the models were evaluated with.
+
 Every problem a user can cause (a file that is not an image or not a CLIP checkpoint, an empty folder, an empty
 query) raises ``DemoError``, a ValueError whose message says what to do, so the app can show it and go on.
 """
@@ -27,31 +30,38 @@ import torch.nn.functional as F
 from PIL import Image
 from tqdm.auto import tqdm
 
-from minclip.captions import CLASSNAMES, EVAL_TEMPLATES
+from minclip.captions import CLASSNAMES
 from minclip.demo_data import (
+    DEFAULT_DATASET,
     MAX_UPLOAD_BYTES,
     MAX_UPLOAD_PIXELS,
     SAMPLE,
+    SCENES,
     TEST_SET,
     DemoDataset,
     DemoError,
+    SceneDataset,
     available_datasets,
+    describe_scene,
     load_dataset,
     read_upload,
 )
+from minclip.demo_prompts import CLASS_PRESETS, PROMPT_SETS, preset_classes, preset_of, prompts
 from minclip.hf import HUB_PREFIX
 from minclip.load import available_models, load
 from minclip.model import CLIP
 from minclip.transform import preprocess_for
 from minclip.zeroshot import encode_images, zero_shot_classifier
 
-__all__ = ["CLASSNAMES", "DEFAULT_MODEL", "MAX_UPLOAD_BYTES", "MAX_UPLOAD_PIXELS", "SAMPLE", "TEMPLATE_SETS",
-           "TEST_SET", "DemoDataset", "DemoError", "DemoModel", "Hit", "Prediction", "SearchIndex", "SearchResults",
-           "available_datasets", "available_models", "build_index", "check_prompts", "classify", "default_cache_dir",
-           "index_key", "load_dataset", "load_model", "read_upload", "search", "weights_fingerprint"]
+__all__ = ["CLASSNAMES", "CLASS_PRESETS", "DEFAULT_DATASET", "DEFAULT_MODEL", "MAX_UPLOAD_BYTES", "MAX_UPLOAD_PIXELS",
+           "PROMPT_SETS", "SAMPLE", "SCENES", "TEMPLATE_SETS", "TEST_SET", "DemoDataset", "DemoError", "DemoModel",
+           "Hit", "Prediction", "SceneDataset", "SearchIndex", "SearchResults", "available_datasets",
+           "available_models", "build_index", "check_prompts", "classify", "default_cache_dir", "describe_scene",
+           "index_key", "load_dataset", "load_model", "preset_classes", "preset_of", "prompts", "read_upload",
+           "search", "weights_fingerprint"]
 
-DEFAULT_MODEL = "fashion-mnist-cpu"
-TEMPLATE_SETS = {"paper": ("a photo of a {}.",), "ensemble": EVAL_TEMPLATES}  # section 3.1.4, minclip.captions
+DEFAULT_MODEL = "fashion-scenes-cpu"  # trained on Fashion Scenes' captions (the label-caption one: fashion-mnist-cpu)
+TEMPLATE_SETS = {name: PROMPT_SETS[name] for name in ("paper", "ensemble")}  # section 3.1.4, minclip.captions
 _INDEX_FORMAT = "minclip-index-1"
 
 

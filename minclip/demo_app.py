@@ -4,72 +4,34 @@ It only wires widgets to minclip.demo's functions, and writes every result into 
 into an Output), so the same app works in Jupyter, under nbval and in Voila (``make app``). Every handler shows
 a user's mistake in the status line and leaves the app working. Tests drive it without a browser::
 
-    app = DemoApp()
-    app.query.value = "trousers"; app.on_search()
+    app = DemoApp()  # the scenes model on the scenes sample
+    app.query.value = "two red sneakers"; app.on_search()
+    app.preset.value = "colour"; app.on_pick_result(0)
     app.handle_upload(png_bytes)
 
-One piece runs in the browser, ``upload_guard()``: a script that refuses a file over the upload limit before it is
-sent (app/demo.ipynb displays it beside the app). Voila's own settings (localhost only, idle kernels of closed pages
-shut down, the websocket's message limit) are in app/voila.json.
+One piece runs in the browser, ``upload_guard()`` (minclip.demo_view): a script that refuses a file over the upload
+limit before it is sent (app/demo.ipynb displays it beside the app). Voila's own settings (localhost only, idle
+kernels of closed pages shut down, the websocket's message limit) are in app/voila.json.
 """
 
 from __future__ import annotations
 
 import functools
 import html
-import io
 from pathlib import Path
 
 import ipywidgets as W
 from PIL import Image
 
 from minclip import demo
+from minclip.demo_view import THUMB, to_png, upload_guard
 
-THUMB = 84  # gallery thumbnails, pixels
+__all__ = ["THUMB", "DemoApp", "build_app", "to_png", "upload_guard"]
+
 _TEMPLATE_CHOICES = [("the paper's 'a photo of a {}.'", "paper"),
-                     (f"ensemble of {len(demo.TEMPLATE_SETS['ensemble'])} prompts", "ensemble"), ("custom", "custom")]
-
-
-def to_png(image: Image.Image, size: int = THUMB) -> bytes:
-    """A square PNG thumbnail; small images are enlarged with nearest-neighbour so pixels stay sharp."""
-    image = image.copy()
-    resample = Image.Resampling.NEAREST if max(image.size) < size else Image.Resampling.BICUBIC
-    scale = size / max(image.size)
-    image = image.resize((max(1, round(image.width * scale)), max(1, round(image.height * scale))), resample)
-    buf = io.BytesIO()
-    image.save(buf, format="PNG")
-    return buf.getvalue()
-
-
-_UPLOAD_GUARD = """<script>
-(() => {
-  // minclip: refuse a file over the upload limit in the browser, before its bytes are sent to the kernel
-  const limit = %d, mib = (n) => (n / 1048576).toFixed(1);
-  const read = FileReader.prototype.readAsArrayBuffer;
-  if (read.minclipGuard) return;
-  const guarded = function (blob) {
-    if (!(blob instanceof File) || blob.size <= limit) return read.call(this, blob);
-    const status = document.querySelector(".minclip-status .widget-html-content");  // the view rewrites it later
-    const span = document.createElement("span");
-    span.className = "minclip-error";
-    span.style.color = "#b00020";
-    span.textContent = `${blob.name}: the file is ${mib(blob.size)} MiB, more than the ${mib(limit)} MiB allowed; ` +
-      "resize or compress it first";
-    if (status) status.replaceChildren(span);
-    setTimeout(() => this.onabort && this.onabort(new ProgressEvent("abort")), 0);  // the upload stops here
-  };
-  guarded.minclipGuard = true;
-  FileReader.prototype.readAsArrayBuffer = guarded;
-})();
-</script>"""
-
-
-def upload_guard(max_bytes: int = demo.MAX_UPLOAD_BYTES) -> str:
-    """HTML with a script that checks an upload's size in the browser, before the file is sent: a file over
-    ``max_bytes`` gets the app's message in the status line and is never read. (ipywidgets' FileUpload reads the
-    file with a FileReader, then sends it over the kernel's websocket; a message over the websocket's limit would
-    close it, silently.) Display it once, with ``IPython.display.HTML``, beside the app."""
-    return _UPLOAD_GUARD % int(max_bytes)
+                     (f"ensemble of {len(demo.PROMPT_SETS['ensemble'])} product-photo prompts", "ensemble"),
+                     (f"ensemble of {len(demo.PROMPT_SETS['scenes'])} scene prompts", "scenes"), ("custom", "custom")]
+_PRESET_CHOICES = [(name, name) for name in demo.CLASS_PRESETS] + [("your own list", "custom")]
 
 
 def _guarded(method):
@@ -91,7 +53,7 @@ def _guarded(method):
 class DemoApp:
     """The widgets and their handlers. ``widget`` is the top-level box to display (build_app returns it)."""
 
-    def __init__(self, model: str = demo.DEFAULT_MODEL, dataset: str = demo.SAMPLE, k: int = 8,
+    def __init__(self, model: str = demo.DEFAULT_MODEL, dataset: str = demo.DEFAULT_DATASET, k: int = 8,
                  cache_dir: str | Path | None = None, max_upload_bytes: int = demo.MAX_UPLOAD_BYTES):
         self.k, self.max_upload_bytes = k, max_upload_bytes
         self.cache_dir = demo.default_cache_dir() if cache_dir is None else cache_dir
@@ -134,10 +96,18 @@ class DemoApp:
         self.preview = W.Image(format="png", width=2 * THUMB, height=2 * THUMB, layout=W.Layout(visibility="hidden"))
         self.preview.add_class("minclip-preview")
         self.classnames = W.Textarea(value="\n".join(demo.CLASSNAMES), description="classes",
-                                     layout=W.Layout(height="190px", width="260px"))
+                                     layout=W.Layout(height="190px", width="260px")).add_class("minclip-classes")
+        self.preset = W.Dropdown(options=_PRESET_CHOICES, value="fashion-mnist labels", description="preset",
+                                 tooltip="the zero-shot task suite's class lists").add_class("minclip-preset")
+        self.preset.observe(lambda change: self.on_preset(), names="value")
+        self.classnames.observe(lambda change: self._classes_edited(), names="value")
         self.template_choice = W.Dropdown(options=_TEMPLATE_CHOICES, value="paper", description="prompts")
+        self.template_choice.add_class("minclip-prompts")
         self.custom_templates = W.Textarea(value="a photo of a {}.\na picture of a {}.", description="custom",
                                            layout=W.Layout(height="80px", width="320px"))
+        self.prompt_line = W.Label().add_class("minclip-prompt")  # what the model reads for the first class
+        for box in (self.template_choice, self.custom_templates):
+            box.observe(lambda change: self._show_prompt(), names="value")
         self.reclassify_button = W.Button(description="classify again", tooltip="after editing classes or prompts")
         self.reclassify_button.on_click(lambda _: self.on_classify())
         self.bar_labels = [W.Label(layout=W.Layout(width="120px")) for _ in range(5)]
@@ -146,14 +116,15 @@ class DemoApp:
         self.chart = W.VBox([W.HBox([n, b, v]) for n, b, v in zip(self.bar_labels, self.bars, self.bar_values)])
         self.chart.add_class("minclip-chart")
         self.image = None  # the image being classified: PIL, or a model input tensor (3, R, R)
+        self._show_prompt()
         self.widget = W.VBox([
             W.HTML("<h3>minclip: search images with text, classify an image zero-shot</h3>"),
             W.HBox([self.model_box, self.dataset_box, self.load_button]), W.HBox([self.progress]), self.status,
             W.HBox([self.query, self.search_button]), self.gallery,
             W.HTML("<b>Zero-shot classification</b>: upload an image, or pick an item of the dataset"),
             W.HBox([self.upload, self.item, self.item_button]),
-            W.HBox([self.preview, W.VBox([self.template_choice, self.custom_templates, self.reclassify_button]),
-                    self.classnames]),
+            W.HBox([self.preview, W.VBox([self.template_choice, self.custom_templates, self.prompt_line,
+                                          self.reclassify_button]), W.VBox([self.preset, self.classnames])]),
             self.chart,
         ])
         self.on_load()
@@ -259,10 +230,30 @@ class DemoApp:
             raise demo.DemoError("upload an image or pick an item first")
         self._classify(self.image, "the image")
 
+    @_guarded
+    def on_preset(self) -> None:
+        """Fill the class list with the chosen preset, and classify the current image again with it."""
+        if self.preset.value != "custom" and demo.preset_of(self.classnames.value) != self.preset.value:
+            self.classnames.value = "\n".join(demo.preset_classes(self.preset.value))
+            if self.image is not None:
+                self._classify(self.image, "the image")
+
+    def _classes_edited(self) -> None:
+        """The preset follows the list: the one it equals, else "your own list"."""
+        self.preset.value = demo.preset_of(self.classnames.value) or "custom"
+        self._show_prompt()
+
+    def _show_prompt(self) -> None:
+        names = [c for c in self.classnames.value.splitlines() if c.strip()]
+        try:
+            self.prompt_line.value = f"reads: {demo.prompts(names[0], self.templates()[:1])[0]}"
+        except (IndexError, KeyError, ValueError):  # no class yet, or a custom template still being typed
+            self.prompt_line.value = ""
+
     def templates(self) -> tuple[str, ...]:
         if self.template_choice.value == "custom":
             return tuple(self.custom_templates.value.splitlines())
-        return demo.TEMPLATE_SETS[self.template_choice.value]
+        return demo.PROMPT_SETS[self.template_choice.value]
 
     def _classify_item(self, i: int) -> None:
         if self.dataset is None or not 0 <= i < len(self.dataset):

@@ -31,6 +31,12 @@ from minclip.scenes import HELDOUT_COMBOS, SINGLE_CENTRES, SceneConfig, draw_sce
 from minclip.zeroshot import encode_images, topk_accuracy, zero_shot_classifier
 
 CATEGORY = tuple(forms[0][0] for forms in NOUNS)  # the data set's own word for each label, lower case
+# the class names of the tasks below, each a phrase with its article (filled into the "{}" of EVAL_FRAMES)
+ITEM_CLASSES = tuple(article(c) for c in CATEGORY)  # "a t-shirt" ... "an ankle boot"
+COLOUR_CLASSES = tuple(article(f"{c} item") for c in COLOURS)  # "a black item" ... "a brown item"
+COUNT_CLASSES = ("one item", "two items", "three items", "four items")
+POSITION_CLASSES = ("an item on the left", "an item on the right", "an item at the top", "an item at the bottom")
+SIZE_CLASSES = ("a small item", "a large item")
 
 
 @dataclass
@@ -98,15 +104,13 @@ def build_tasks(pool: tuple[torch.Tensor, torch.Tensor], n: int = 500, resolutio
             pass
         return _single(int(labels[source]), source, colours[y], rng.choice(("small", "large")), (0.5, 0.5), rng)
 
-    classify("colour", [article(f"{c} item") for c in colours], colour_item)
+    classify("colour", list(COLOUR_CLASSES), colour_item)
 
-    classify("count", ["one item", "two items", "three items", "four items"],
+    classify("count", list(COUNT_CLASSES),
              lambda y: draw_scene(rng, labels, _count_config(y + 1), split="test"))
     sides = ("left", "right", "top", "bottom")
-    classify("position", ["an item on the left", "an item on the right", "an item at the top",
-                          "an item at the bottom"],
-             lambda y: random_item(size="small", centre=SINGLE_CENTRES[sides[y]]))
-    classify("size", ["a small item", "a large item"], lambda y: random_item(size=("small", "large")[y]))
+    classify("position", list(POSITION_CLASSES), lambda y: random_item(size="small", centre=SINGLE_CENTRES[sides[y]]))
+    classify("size", list(SIZE_CLASSES), lambda y: random_item(size=("small", "large")[y]))
 
     combos = [(c, k) for c in colours for k in range(10)]
     names = [article(f"{c} {CATEGORY[k]}") for c, k in combos]

@@ -79,6 +79,9 @@ def test_eval_templates_are_never_used_in_training():
 def test_articles():
     assert with_article("ankle boot") == "an ankle boot" and with_article("bag") == "a bag"
     assert with_article("jeans") == "jeans" and with_article("pair of jeans") == "a pair of jeans"
+    assert with_article("a red item") == "a red item" and with_article("two items") == "two items"  # has one
+    assert with_article("2 items") == "2 items"
+    assert fill("a photo of a {}.", "an item on the left") == "a photo of an item on the left."
     assert fill("a photo of a {}.", "overcoat") == "a photo of an overcoat."
     assert fill("someone's {}", "trousers") == "someone's trousers"
     assert fill("a {} for sale", "slacks") == "slacks for sale"

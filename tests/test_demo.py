@@ -1,22 +1,35 @@
-"""The demo's functions (minclip.demo) and its widget app (minclip.demo_app), driven in-process, no browser."""
+"""The demo's functions (minclip.demo) and its widget app (minclip.demo_app), driven in-process, no browser.
 
+Most tests use the label-caption model on the Fashion-MNIST sample, whose answers are classes; the scene tests at
+the end use the default, the scenes model on the scenes sample, and check results against what each scene holds.
+"""
+
+import dataclasses
 import datetime
+import html
 import io
 import struct
 import zlib
+from collections import Counter
 from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
 import torch
 from PIL import Image
 
-from minclip import demo, pretrained, save_checkpoint
+from minclip import demo, demo_data, pretrained, save_checkpoint
+from minclip.datasets import load_sample
 from minclip.demo_app import DemoApp
 from minclip.model import CLIP, CLIPConfig
+from minclip.scene_text import COLOURS, EVAL_FRAMES, article, relation
+from minclip.scenes import FashionScenes
+from minclip.tasks import CATEGORY, build_tasks
 from tests.release_server import TINY, closed_port
 
 TROUSERS = 1  # Fashion-MNIST's label for trousers
+LABEL_MODEL = "fashion-mnist-cpu"  # trained on captions made from labels: what the tests below expect
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -30,7 +43,7 @@ def one_thread():
 
 @pytest.fixture(scope="module")
 def model() -> demo.DemoModel:
-    return demo.load_model()
+    return demo.load_model(LABEL_MODEL)
 
 
 @pytest.fixture(scope="module")
@@ -77,7 +90,7 @@ def class_folder(root: Path, sample: demo.DemoDataset, per_class: int = 2) -> Pa
 
 
 def test_load_model_by_name_gives_a_stable_fingerprint(model):
-    assert model.name == "fashion-mnist-cpu" and isinstance(model.clip, CLIP)
+    assert model.name == LABEL_MODEL and isinstance(model.clip, CLIP)
     assert demo.weights_fingerprint(model.clip) == model.fingerprint and len(model.fingerprint) == 64
 
 
@@ -119,7 +132,7 @@ def test_sample_dataset_keeps_displayable_images(sample):
     image = sample.image(0)
     assert isinstance(image, Image.Image) and image.size == (28, 28)
     assert sample.describe(0) == demo.CLASSNAMES[sample.labels[0]]
-    assert demo.available_datasets()[0] == demo.SAMPLE
+    assert demo.available_datasets()[:2] == [demo.SCENES, demo.SAMPLE] and demo.DEFAULT_DATASET == demo.SCENES
 
 
 @pytest.mark.skipif(demo.TEST_SET not in demo.available_datasets(), reason="Fashion-MNIST's test set not found")
@@ -205,7 +218,7 @@ def test_an_unreadable_image_in_a_folder_raises_a_demo_error(tmp_path, sample):
     root = class_folder(tmp_path / "mine", sample)
     (root / "bag" / "broken.png").write_bytes(b"not a png")
     with pytest.raises(demo.DemoError, match="broken.png"):
-        demo.build_index(demo.load_model(), demo.load_dataset(root), progress=False)
+        demo.build_index(demo.load_model(LABEL_MODEL), demo.load_dataset(root), progress=False)
 
 
 # ----------------------------------------------------------------------------------------------------------
@@ -311,7 +324,7 @@ def test_read_upload_refuses_bad_files(data, kwargs, match):
 @pytest.fixture
 def app(index, cache_dir) -> DemoApp:
     """A fresh app for each test (tests change its widgets), reading the index the module built from the cache."""
-    return DemoApp(cache_dir=cache_dir)
+    return DemoApp(model=LABEL_MODEL, dataset=demo.SAMPLE, cache_dir=cache_dir)
 
 
 def test_app_starts_ready_from_the_cache(app):
@@ -377,7 +390,7 @@ def test_app_keeps_working_after_a_bad_model_or_dataset(app, tmp_path):
     app.model_box.value = str(tmp_path / "junk.pt")
     app.on_load()
     assert "not a CLIP checkpoint" in app.status.value and app.model is model and app.index is index
-    app.model_box.value = demo.DEFAULT_MODEL
+    app.model_box.value = LABEL_MODEL
     app.dataset_box.value = str(tmp_path / "nowhere")
     app.on_load()
     assert "nowhere" in app.status.value and app.index is index
@@ -389,7 +402,7 @@ def test_app_keeps_working_after_a_bad_model_or_dataset(app, tmp_path):
 
 
 def test_app_switches_to_a_custom_folder(tmp_path, sample, cache_dir):
-    app = DemoApp(cache_dir=cache_dir)
+    app = DemoApp(model=LABEL_MODEL, dataset=demo.SAMPLE, cache_dir=cache_dir)
     app.dataset_box.value = str(class_folder(tmp_path / "mine", sample))
     app.on_load()
     assert "ready: 4 images" in app.status.value and app.classnames.value == "bag\ntrousers"
@@ -401,7 +414,7 @@ def test_app_switches_to_a_custom_folder(tmp_path, sample, cache_dir):
 def test_untrained_model_also_works(tmp_path, sample):
     """A freshly initialised CLIP (no training) loads and runs: the demo does not depend on the shipped weights."""
     config = CLIPConfig.cpu()
-    untrained = CLIP(config, tokenizer=demo.load_model().clip.tokenizer)
+    untrained = CLIP(config, tokenizer=demo.load_model(LABEL_MODEL).clip.tokenizer)
     save_checkpoint(untrained, tmp_path / "untrained.safetensors")
     m = demo.load_model(tmp_path / "untrained.safetensors")
     dataset = demo.load_dataset(class_folder(tmp_path / "mine", sample))
@@ -421,7 +434,7 @@ def test_app_downloads_a_released_model_with_progress_and_survives_offline(tmp_p
     """Picking OpenAI's ViT-B/32 (served here by a local stand-in) downloads it with the app's progress bar;
     offline, the status line says where to put the file and the previous model stays in use."""
     monkeypatch.setattr(pretrained, "default_root", lambda: tmp_path / "clip")  # never the real ~/.cache/clip
-    app = DemoApp(cache_dir=cache_dir)
+    app = DemoApp(model=LABEL_MODEL, dataset=demo.SAMPLE, cache_dir=cache_dir)
     assert "ViT-B/32" in app.model_box.options and "fashion-mnist-cpu" in app.model_box.options
     model, index = app.model, app.index
     monkeypatch.setitem(pretrained.OPENAI_MODELS, "ViT-B/32", f"http://127.0.0.1:{closed_port()}/{'0' * 64}/x.pt")
@@ -437,3 +450,221 @@ def test_app_downloads_a_released_model_with_progress_and_survives_offline(tmp_p
     assert "ready" in app.status.value and app.model.name == "ViT-B/32" and app.model.clip.config == TINY
     assert ("download", 1.0) in seen and any(d == "download" and 0 < v < 1 for d, v in seen)
     assert seen[-1] == ("index", 1.0) and (tmp_path / "clip" / "ViT-tiny.pt").is_file()
+
+
+# ----------------------------------------------------------------------------------------------------------
+# the scenes sample and the classification presets
+
+
+def fake_model(resolution: int) -> SimpleNamespace:
+    """What DemoDataset.model_input reads of a model: its input resolution (no weights needed)."""
+    return SimpleNamespace(clip=SimpleNamespace(config=SimpleNamespace(image_resolution=resolution)))
+
+
+@pytest.fixture(scope="module")
+def scenes() -> demo.SceneDataset:
+    return demo.load_dataset(demo.SCENES)
+
+
+def test_scenes_sample_is_fixed_and_holds_what_each_scene_shows(scenes):
+    assert isinstance(scenes, demo.SceneDataset) and len(scenes) == 1000 and demo.load_dataset().name == demo.SCENES
+    again = demo.load_dataset(demo.SCENES)
+    assert again.identity == scenes.identity and again.scenes == scenes.scenes  # the same on every load
+    assert torch.equal(scenes.pool, load_sample()[0])  # items of the committed test images only
+    counts = Counter(len(scene["items"]) for scene in scenes.scenes)
+    assert sorted(counts) == [1, 2, 3, 4] and min(counts.values()) > 100  # scenes of one to four items
+    for scene, label in zip(scenes.scenes, scenes.labels):
+        assert all(item["colour"] in COLOURS or scene["original"] for item in scene["items"])
+        assert label == (scene["items"][0]["category"] if len(scene["items"]) == 1 else -1)
+    assert scenes.classnames == demo.CLASS_PRESETS["items"]
+    assert demo.describe_scene(scenes.scenes[1]) == scenes.describe(1) == "an orange dress above a brown sandal"
+
+
+@pytest.mark.parametrize("resolution", [64, 128])
+def test_scene_images_and_model_inputs(scenes, resolution):
+    """Displayed at 128 pixels; given to the model at its own resolution exactly as training renders scenes."""
+    image = scenes.image(5)
+    assert image.mode == "RGB" and image.size == (128, 128)
+    x = scenes.model_input(5, fake_model(resolution))
+    assert x.shape == (3, resolution, resolution) and x.dtype == torch.float32
+    config = dataclasses.replace(demo_data.SCENE_CONFIG, resolution=resolution)
+    training = FashionScenes.sample("test", n=len(scenes), config=config, seed=demo_data.SCENE_SEED)
+    torch.testing.assert_close(x, training[5][0], rtol=0, atol=0)  # what FashionScenes.__getitem__ gives
+    assert scenes.preprocessing(resolution) == f"fashion-scenes-render-{resolution}"
+
+
+def test_scenes_identity_follows_content_and_keys_its_own_index(scenes, sample, model):
+    small = demo_data.load_scenes(n=20)
+    assert small.identity == demo_data.load_scenes(n=20).identity
+    assert len({small.identity, demo_data.load_scenes(n=20, seed=1).identity, demo_data.load_scenes(n=21).identity,
+                scenes.identity}) == 4
+    assert small.scenes == scenes.scenes[:20]  # scene i does not depend on how many are drawn
+    assert demo.index_key(model, scenes) != demo.index_key(model, sample)
+
+
+@pytest.mark.parametrize("scene,text", [
+    ({"items": [{"category": 7, "colour": "red", "centre": (0.27, 0.5)}, {"category": 8, "colour": "blue",
+                                                                           "centre": (0.73, 0.5)}]},
+     "a red sneaker to the left of a blue bag"),
+    ({"items": [{"category": 8, "colour": "red", "centre": (0.5, 0.27)}, {"category": 4, "colour": "grey",
+                                                                          "centre": (0.5, 0.73)}]},
+     "a red bag above a grey coat"),
+    ({"items": [{"category": 7, "colour": "red", "centre": (0.27, 0.5)}, {"category": 7, "colour": "red",
+                                                                          "centre": (0.73, 0.5)}]},
+     "two red sneakers"),
+    ({"items": [{"category": 1, "colour": "pink", "centre": (0.71, 0.5)}]}, "pink trousers on the right"),
+    ({"items": [{"category": 9, "colour": "orange", "centre": (0.27, 0.27)}]}, "an orange ankle boot"),
+    ({"items": [{"category": c, "colour": "blue", "centre": xy} for c, xy in
+                [(0, (0.27, 0.27)), (5, (0.73, 0.27)), (0, (0.27, 0.73))]]}, "two blue t-shirts and a blue sandal"),
+    ({"items": [{"category": 7, "colour": None, "centre": (0.5, 0.5)}], "original": True}, "a sneaker in greyscale"),
+])
+def test_describe_scene_names_everything_in_plain_words(scene, text):
+    assert demo.describe_scene({"original": False, **scene}) == text
+
+
+def test_presets_are_the_task_suites_class_lists():
+    suite = {task.name: task.classnames for task in build_tasks(load_sample(), n=2, resolution=32)}
+    for preset in ("colour", "count", "position", "size"):
+        assert list(demo.preset_classes(preset)) == suite[preset]
+    assert demo.preset_classes("items") == tuple(article(c) for c in CATEGORY)
+    assert demo.preset_classes("items")[9] == "an ankle boot" and demo.preset_classes("colour")[3] == "a red item"
+    assert demo.preset_classes("fashion-mnist labels") == demo.CLASSNAMES
+    with pytest.raises(ValueError, match="colour"):
+        demo.preset_classes("colours")
+
+
+@pytest.mark.parametrize("text,preset", [
+    ("one item\ntwo items\nthree items\nfour items", "count"),
+    ("  one item\n\ntwo items \nthree items\nfour items\n", "count"),
+    ("two items\none item\nthree items\nfour items", None),
+    ("\n".join(demo.CLASSNAMES), "fashion-mnist labels"),
+    ("bag\ndress", None),
+])
+def test_preset_of_recognises_a_list(text, preset):
+    assert demo.preset_of(text) == preset
+
+
+def test_prompts_read_right_with_bare_names_and_with_phrases():
+    """A template's "a {}" takes the article a bare name needs and none where the phrase has one; the scene set,
+    filled with a task's phrases, gives exactly the task suite's prompts (EVAL_FRAMES)."""
+    paper, scenes = demo.PROMPT_SETS["paper"], demo.PROMPT_SETS["scenes"]
+    assert demo.TEMPLATE_SETS == {"paper": paper, "ensemble": demo.PROMPT_SETS["ensemble"]}  # chapter 8's sets
+    assert [demo.prompts(c, paper)[0] for c in ("ankle boot", "trousers", "a red item", "an item on the left",
+                                                "two items")] == [
+        "a photo of an ankle boot.", "a photo of trousers.", "a photo of a red item.",
+        "a photo of an item on the left.", "a photo of two items."]
+    for preset in ("items", "colour", "count", "position", "size"):
+        for name in demo.preset_classes(preset):
+            assert demo.prompts(name, scenes) == [frame.format(name) for frame in EVAL_FRAMES]
+            assert not any(" a a " in p or " a an " in p or "a one" in p for p in demo.prompts(name, paper))
+    assert demo.prompts("sneaker", scenes)[3] == "a sneaker, in a photo."
+
+
+def test_app_presets_fill_the_list_and_classify_again(app, sample):
+    assert app.preset.value == "fashion-mnist labels" and app.prompt_line.value == "reads: a photo of a t-shirt."
+    app.item.value = sample.labels.index(TROUSERS)
+    app.on_pick_item()
+    assert app.bar_labels[0].value == "trousers"
+    app.preset.value = "count"  # fills the list, classifies the item again with it
+    assert app.classnames.value.splitlines() == list(demo.preset_classes("count"))
+    assert app.bar_labels[0].value in demo.preset_classes("count") and "minclip-error" not in app.status.value
+    assert app.prompt_line.value == "reads: a photo of one item."
+    app.template_choice.value = "scenes"
+    app.on_classify()
+    assert app.bar_labels[0].value in demo.preset_classes("count") and app.templates() == demo.PROMPT_SETS["scenes"]
+    app.classnames.value = "one item\ntwo items\nmany items"  # an edited list is the user's own
+    assert app.preset.value == "custom" and app.classnames.value.endswith("many items")
+    app.classnames.value = "\n".join(demo.preset_classes("colour"))  # typed back to a preset's list: it is shown
+    assert app.preset.value == "colour"
+    app.preset.value = "custom"  # "your own list" leaves the list alone
+    assert app.classnames.value.splitlines() == list(demo.preset_classes("colour"))
+
+
+# ----------------------------------------------------------------------------------------------------------
+# the defaults: the scenes model searching the scenes sample (skipped until the model is in minclip/assets/models)
+#
+# Results are checked against what each scene holds. The sample has no scene of exactly two red sneakers, 15 with a
+# red sneaker and 28 with a bag and a coat (6 with the bag above the coat), so a query is judged by the parts of it
+# that results can match, each against its chance level (the fraction of all 1,000 scenes that match it).
+
+needs_scenes_model = pytest.mark.skipif(demo.DEFAULT_MODEL not in demo.available_models(),
+                                        reason=f"{demo.DEFAULT_MODEL} is not in minclip/assets/models")
+SNEAKER, BAG, COAT = 7, 8, 4
+
+
+@pytest.fixture(scope="module")
+def scene_model() -> demo.DemoModel:
+    return demo.load_model()
+
+
+@pytest.fixture(scope="module")
+def scene_index(scene_model, scenes, cache_dir) -> demo.SearchIndex:
+    return demo.build_index(scene_model, scenes, progress=False, cache_dir=cache_dir)
+
+
+def holds(scene: dict, colour: str | None = None, category: int | None = None) -> int:
+    """How many of the scene's items have this colour and category (None: any)."""
+    return sum((colour is None or item["colour"] == colour) and (category is None or item["category"] == category)
+               for item in scene["items"])
+
+
+def one_above_the_other(scene: dict) -> bool:
+    return len(scene["items"]) == 2 and relation(*scene["items"]) in ("above", "below")
+
+
+def top(index, model, scenes, query: str, k: int = 8) -> list[dict]:
+    return [scenes.scenes[hit.index] for hit in demo.search(index, model, query, k=k)]
+
+
+@needs_scenes_model
+def test_the_default_is_the_scenes_model(scene_model):
+    assert scene_model.name == demo.DEFAULT_MODEL == "fashion-scenes-cpu"
+
+
+@needs_scenes_model
+def test_two_red_sneakers_finds_red_things_that_are_sneakers_or_pairs(scene_index, scene_model, scenes):
+    """Of the 8 results, most hold something red (chance 17%) and a red item that is a sneaker or one of two items
+    (chance 7.5%); most of the 15 scenes with a red sneaker are among the first 100 (chance 1.5)."""
+    found = top(scene_index, scene_model, scenes, "two red sneakers")
+    assert sum(holds(s, "red") >= 1 for s in found) >= 6, [demo.describe_scene(s) for s in found]
+    assert sum(holds(s, "red") >= 1 and (holds(s, category=SNEAKER) >= 1 or len(s["items"]) == 2) for s in found) >= 4
+    first_100 = top(scene_index, scene_model, scenes, "two red sneakers", k=100)
+    assert sum(holds(s, "red", SNEAKER) >= 1 for s in scenes.scenes) == 15  # what there is to find
+    assert sum(holds(s, "red", SNEAKER) >= 1 for s in first_100) >= 10
+
+
+@needs_scenes_model
+def test_a_bag_above_a_coat_finds_one_item_above_another(scene_index, scene_model, scenes):
+    """Most of the 8 results are two items, one above the other (chance 12%); the 28 scenes with a bag and a coat
+    rank in the better half (their median rank, at random, is about 500 of 1,000)."""
+    found = top(scene_index, scene_model, scenes, "a bag above a coat")
+    assert sum(one_above_the_other(s) for s in found) >= 5, [demo.describe_scene(s) for s in found]
+    ranked = top(scene_index, scene_model, scenes, "a bag above a coat", k=len(scenes))
+    ranks = [r for r, s in enumerate(ranked) if holds(s, category=BAG) and holds(s, category=COAT)]
+    assert len(ranks) == 28 and ranks[len(ranks) // 2] < 400, ranks
+
+
+@needs_scenes_model
+def test_colour_preset_classifies_one_item_scenes(scene_model, scenes):
+    """The colour preset with the paper's prompt names the colour of one-item scenes (chance 1 in 11)."""
+    ones = [i for i, s in enumerate(scenes.scenes) if len(s["items"]) == 1 and not s["original"]][:40]
+    colours = demo.preset_classes("colour")
+    right = sum(demo.classify(scene_model, scenes.model_input(i, scene_model), colours, k=1)[0].classname ==
+                colours[list(COLOURS).index(scenes.scenes[i]["items"][0]["colour"])] for i in ones)
+    assert right >= 22, right
+
+
+@needs_scenes_model
+def test_default_app_searches_scenes_and_classifies_with_a_preset(cache_dir, scene_index, scenes):
+    app = DemoApp(cache_dir=cache_dir)
+    assert app.index.from_cache and app.dataset.name == demo.SCENES and app.preset.value == "items"
+    assert app.classnames.value.splitlines() == list(demo.preset_classes("items"))
+    app.query.value = "two red sneakers"
+    assert sum("red" in c.value for c in app.captions) >= 6, [c.value for c in app.captions]
+    slot = next(n for n, hit in enumerate(app.results)
+                if len(scenes.scenes[hit.index]["items"]) == 1 and holds(scenes.scenes[hit.index], "red"))
+    app.preset.value = "colour"
+    app.on_pick_result(slot)
+    assert app.bar_labels[0].value == "a red item" and "minclip-error" not in app.status.value
+    assert app.status.value.endswith(f"({html.escape(scenes.describe(app.results[slot].index))}): a red item "
+                                     f"({100 * app.bars[0].value:.1f}%)</span>")
