@@ -77,12 +77,13 @@ class CLIPConfig:
         return cls(embed_dim=512, image_resolution=224, vision_layers=12, vision_width=768, vision_patch_size=32)
 
     @classmethod
-    def cpu(cls) -> CLIPConfig:
+    def cpu(cls, **overrides) -> CLIPConfig:
         """The book's CPU-sized ModifiedResNet CLIP: 128x128 images give a 4x4 grid to the attention pool;
-        the text side reads the book's 2,048-token vocabulary (chapter 1) with a context of 32."""
-        return cls(embed_dim=128, image_resolution=128, vision_layers=(1, 1, 1, 1), vision_width=16,
-                   vision_patch_size=None, context_length=32, vocab_size=2048, transformer_width=128,
-                   transformer_heads=2, transformer_layers=4)
+        the text side reads the book's 2,048-token vocabulary (chapter 1) with a context of 32. Fields can be
+        overridden: the scenes model reads 64x64 images (minclip.train_cli.model_config)."""
+        return cls(**{"embed_dim": 128, "image_resolution": 128, "vision_layers": (1, 1, 1, 1), "vision_width": 16,
+                      "vision_patch_size": None, "context_length": 32, "vocab_size": 2048, "transformer_width": 128,
+                      "transformer_heads": 2, "transformer_layers": 4, **overrides})
 
 
 PRESETS = {"cpu": CLIPConfig.cpu, "rn50": CLIPConfig.rn50, "vit_b_32": CLIPConfig.vit_b_32}

@@ -192,6 +192,24 @@ def describe_relation(a: dict, b: dict, rng: random.Random) -> str | None:
     return f"{first} {rng.choice(RELATION_WORDS[rel])} {second}"
 
 
+def describe_twins(a: dict, b: dict, rng: random.Random) -> tuple[str, str] | None:
+    """Captions for a scene and its mirror image (minclip.scenes' twins), in the same words with the two items
+    swapped: "a red sneaker to the left of a blue bag" and "a blue bag to the left of a red sneaker". Only the
+    order tells them apart, so each is the other's hardest negative. None if no relation holds."""
+    rel = relation(a, b)
+    if rel is None:
+        return None
+    first, second = noun_phrase(a, rng), noun_phrase(b, rng)
+    if rng.random() < 0.3:  # "a sneaker on the left and a bag on the right"
+        ends = ("on the left", "on the right") if rel in ("left of", "right of") else ("at the top", "at the bottom")
+        pattern = "{} " + ends[0] + " and {} " + ends[1]
+        if rel in ("right of", "below"):
+            first, second = second, first
+    else:
+        pattern = "{} " + rng.choice(RELATION_WORDS[rel]) + " {}"
+    return pattern.format(first, second), pattern.format(second, first)
+
+
 def describe_counts(items: list[dict], rng: random.Random) -> str:
     """Items grouped by category (and colour where all share one): "two red sneakers and a bag"."""
     groups = Counter(item["category"] for item in items)
@@ -205,38 +223,50 @@ def describe_counts(items: list[dict], rng: random.Random) -> str:
     return join(phrases)
 
 
-def describe(items: list[dict], rng: random.Random, relations: bool = False) -> str:
-    """One description of the items, of a randomly chosen kind; partial descriptions leave items out.
-    relations=True prefers a spatial relation between two items when one holds (minclip.scenes' twins)."""
+def describe(items: list[dict], rng: random.Random) -> str:
+    """One description of the items, of a randomly chosen kind; partial descriptions leave items out."""
     n = len(items)
-    if n >= 2 and (relations or rng.random() < 0.3):
+    if n >= 2 and rng.random() < 0.4:
         a, b = rng.sample(items, 2)
         phrase = describe_relation(a, b, rng)
         if phrase is not None:
             return phrase
     kind = rng.random()
     if n == 1 or kind < 0.2:  # one item (in a scene of several: the others go unmentioned)
-        return _with_position(rng.choice(items), rng, p=0.5 if n == 1 else 0.35)
+        return _with_position(rng.choice(items), rng, p=0.7 if n == 1 else 0.4)
     if kind < 0.55:  # a list of some or all of the items
         chosen = items if rng.random() < 0.6 else rng.sample(items, rng.randint(1, n - 1))
-        return join([_with_position(item, rng, p=0.2) for item in chosen])
+        return join([_with_position(item, rng, p=0.3) for item in chosen])
     if kind < 0.85:
         return describe_counts(items, rng)
     generic = {"category": 0, "colour": items[0]["colour"] if len({i["colour"] for i in items}) == 1 else None}
     return noun_phrase(generic, rng, colour_p=0.5, size_p=0.0, count=n, generic=True)
 
 
-def caption(items: list[dict], background: str, rng: random.Random, original: bool = False,
-            relations: bool = False) -> str:
-    """A training caption for a scene: a frame from TRAIN_FRAMES (ORIGINAL_FRAMES, sometimes, for the data
-    set's look) around describe(items), sometimes with the background colour."""
-    desc = describe(items, rng, relations)
+def _frame(desc: str, background: str, rng: random.Random, original: bool) -> str:
+    """desc in a frame from TRAIN_FRAMES (ORIGINAL_FRAMES, sometimes, for the data set's look), sometimes with
+    the background colour; "there is" and "there are" agree with the description's number."""
     if rng.random() < (0.15 if original else 0.25):
         desc += " " + rng.choice(BACKGROUND_PHRASES).format(rng.choice(COLOUR_WORDS[background]))
-    frames = ORIGINAL_FRAMES if original and rng.random() < 0.4 else TRAIN_FRAMES
-    frame = rng.choice(frames)
-    if frame == "there is {}" and desc.split()[0] in {"two", "three", "four", "2", "3", "4"}:
-        frame = "there are {}"
-    elif frame == "there are {}" and desc.split()[0] not in {"two", "three", "four", "2", "3", "4"}:
-        frame = "there is {}"
+    frame = rng.choice(ORIGINAL_FRAMES if original and rng.random() < 0.4 else TRAIN_FRAMES)
+    plural = desc.split()[0] in {"two", "three", "four", "2", "3", "4"}
+    if frame in ("there is {}", "there are {}"):
+        frame = "there are {}" if plural else "there is {}"
     return frame.format(desc)
+
+
+def caption(items: list[dict], background: str, rng: random.Random, original: bool = False) -> str:
+    """A training caption for a scene: a frame around describe(items)."""
+    return _frame(describe(items, rng), background, rng, original)
+
+
+def twin_captions(items: list[dict], background: str, rng: random.Random) -> tuple[str, str] | None:
+    """Training captions for a two-item scene and its mirror image: describe_twins in one frame."""
+    a, b = rng.sample(items, 2)
+    pair = describe_twins(a, b, rng)
+    if pair is None:
+        return None
+    state = rng.getstate()
+    first = _frame(pair[0], background, rng, False)
+    rng.setstate(state)  # the same frame and background words for both
+    return first, _frame(pair[1], background, rng, False)

@@ -13,9 +13,10 @@ same scene, nothing is stored, and a new epoch brings new scenes. The train spli
 training images only; the test split from its test images. Held out of the train split: the colour x category
 pairs in ``HELDOUT_COMBOS`` (never drawn, so never in an image or a caption) and the caption frames in
 ``scene_text.EVAL_FRAMES``. Two options shape training: ``noise`` (a fraction of pairs whose caption belongs to
-another scene, as on the web) and ``twins`` (a fraction of scene pairs (2k, 2k+1) that are mirror images of each
-other, kept in one batch by ``epoch_order``: hard negatives for spatial relations, as NegCLIP adds hard negative
-captions (Yuksekgonul et al. 2023, "When and why vision-language models behave like bags-of-words")).
+another scene, as on the web) and ``twins`` (a fraction of scene pairs (2k, 2k+1) of two items that are mirror
+images of each other, captioned in the same words with the items swapped and kept in one batch by
+``epoch_order``: hard negatives for spatial relations, as NegCLIP adds hard negative captions (Yuksekgonul et al.
+2023, "When and why vision-language models behave like bags-of-words")).
 
 scripts/measure_scenes.py measures the stream: distinct captions, vocabulary, pairs per second, a gallery.
 """
@@ -23,7 +24,7 @@ scripts/measure_scenes.py measures the stream: distinct captions, vocabulary, pa
 from __future__ import annotations
 
 import random
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 import torch
@@ -47,13 +48,13 @@ SINGLE_CENTRES = {"left": (0.29, 0.5), "right": (0.71, 0.5), "top": (0.5, 0.29),
 class SceneConfig:
     """What scenes the stream draws. Fractions are probabilities per scene; counts[k] weighs k + 1 items."""
 
-    resolution: int = 128
-    original: float = 0.3  # scenes in the data set's look: one grey item, centred, on black
-    counts: tuple[float, ...] = (0.4, 0.35, 0.15, 0.1)  # one, two, three, four items
+    resolution: int = 64  # the scenes model's input (minclip.train_cli.SCENES_RESOLUTION)
+    original: float = 0.4  # scenes in the data set's look: one grey item, centred, on black
+    counts: tuple[float, ...] = (0.5, 0.3, 0.12, 0.08)  # one, two, three, four items
     colours: tuple[str, ...] = tuple(COLOURS)
     heldout_combos: tuple[tuple[str, int], ...] = HELDOUT_COMBOS
     noise: float = 0.03  # captions that belong to another scene
-    twins: float = 0.25  # scene pairs (2k, 2k + 1) that mirror each other, captioned with a relation
+    twins: float = 0.3  # scene pairs (2k, 2k + 1) of two items that mirror each other, captioned with a relation
     backgrounds: dict[str, float] = field(default_factory=lambda: {"black": 0.35, "white": 0.35, "grey": 0.1,
                                                                     "blue": 0.05, "yellow": 0.05, "pink": 0.05,
                                                                     "green": 0.05})
@@ -228,16 +229,21 @@ class FashionScenes(Dataset):
             raise IndexError(f"index {i} out of range for {self.n} scenes")
         return i % self.n
 
+    def _twin_pair(self, k: int) -> bool:
+        """Whether scenes (2k, 2k + 1) are twins: a fraction `twins` of the complete pairs."""
+        if not self.config.twins or 2 * k + 1 >= self.n:
+            return False
+        return random.Random(_key(self.seed, _SPLITS[self.split], self.epoch, k, salt=1)).random() < self.config.twins
+
     def _base(self, i: int) -> dict:
         rng = random.Random(_key(self.seed, _SPLITS[self.split], self.epoch, i))
+        if i % 2 == 0 and self._twin_pair(i // 2):  # a twin's original: two items, so the mirror swaps them
+            return draw_scene(rng, self.labels, replace(self.config, original=0.0, counts=(0.0, 1.0)), self.split)
         return draw_scene(rng, self.labels, self.config, self.split)
 
     def is_twin(self, i: int) -> bool:
-        """Whether scene i is the mirror image of scene i - 1 (odd i only, in a fraction `twins` of pairs)."""
-        if i % 2 == 0 or i == self.n - 1 and self.n % 2 == 1 or not self.config.twins:
-            return False
-        pair = random.Random(_key(self.seed, _SPLITS[self.split], self.epoch, i // 2, salt=1))
-        return pair.random() < self.config.twins and not self._base(i - 1)["original"]
+        """Whether scene i is the mirror image of scene i - 1 (odd i, in a fraction `twins` of pairs)."""
+        return i % 2 == 1 and self._twin_pair(i // 2)
 
     def scene(self, i: int) -> dict:
         """What scene i shows (items, background, original look), as plain data."""
@@ -246,9 +252,14 @@ class FashionScenes(Dataset):
 
     def _own_caption(self, i: int) -> str:
         scene = self.scene(i)
+        if self._twin_pair(i // 2):  # both twins in the same words, the items swapped (scene_text.twin_captions)
+            first = self.scene(i - i % 2)
+            rng = random.Random(_key(self.seed, _SPLITS[self.split], self.epoch, i - i % 2, salt=2))
+            pair = scene_text.twin_captions(first["items"], first["background"], rng)
+            if pair is not None:
+                return pair[i % 2]
         rng = random.Random(_key(self.seed, _SPLITS[self.split], self.epoch, i, salt=2))
-        twin = self.is_twin(i) or (i + 1 < self.n and self.is_twin(i + 1))
-        return scene_text.caption(scene["items"], scene["background"], rng, scene["original"], relations=twin)
+        return scene_text.caption(scene["items"], scene["background"], rng, scene["original"])
 
     def caption(self, i: int) -> str:
         """Scene i's caption, or, for a fraction `noise` of scenes, another scene's (as scraped pairs are)."""

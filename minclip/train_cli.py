@@ -26,7 +26,7 @@ from minclip.captions import CLASSNAMES, EVAL_TEMPLATES
 from minclip.data import FASHION_MNIST_CLASSES
 from minclip.image_folder import ImageCaptionFolder
 from minclip.load import save_checkpoint
-from minclip.model import PRESETS
+from minclip.model import PRESETS, CLIPConfig
 from minclip.scene_text import EVAL_FRAMES, article
 from minclip.train import (
     SCHEDULES,
@@ -40,6 +40,16 @@ from minclip.train import (
 from minclip.zeroshot import encode_images, encode_texts, retrieval_recall, zero_shot_classifier, zero_shot_eval
 
 DATASETS = ("fashion-scenes", "fashion-mnist", "fashion-scenes-sample", "fashion-mnist-sample")
+# Fashion Scenes for the cpu preset: 64x64 scenes (a 2x2 grid for the attention pool; a step takes about half
+# the time of a 128x128 one) and 128,000 scenes an epoch, so TrainConfig.cpu()'s one epoch is 1,000 steps of 128
+SCENES_RESOLUTION, SCENES_PER_EPOCH = 64, 128_000
+
+
+def model_config(preset: str, dataset: str) -> CLIPConfig:
+    """The preset's model for a --dataset: the cpu preset reads Fashion Scenes at SCENES_RESOLUTION."""
+    if preset == "cpu" and dataset.startswith("fashion-scenes"):
+        return CLIPConfig.cpu(image_resolution=SCENES_RESOLUTION)
+    return PRESETS[preset]()
 
 
 def build_datasets(name: str, resolution: int, seed: int):
@@ -52,7 +62,7 @@ def build_datasets(name: str, resolution: int, seed: int):
     if name.startswith("fashion-scenes"):
         config = scenes.SceneConfig(resolution=resolution)
         train_set = (scenes.FashionScenes.sample("train", n=1000, config=config, seed=seed) if sample
-                     else scenes.FashionScenes("train", n=60_000, config=config, seed=seed))
+                     else scenes.FashionScenes("train", n=SCENES_PER_EPOCH, config=config, seed=seed))
         return train_set, test_set, [article(c.lower()) for c in FASHION_MNIST_CLASSES], EVAL_FRAMES
     train_set = test_set if sample else datasets.FashionMNISTPairs("train", resolution=resolution, seed=seed)
     return train_set, test_set, CLASSNAMES, EVAL_TEMPLATES
@@ -131,7 +141,7 @@ def main(argv: list[str] | None = None) -> int:
         if torch.cuda.is_available():
             config.device = f"cuda:{os.environ['LOCAL_RANK']}"
             torch.cuda.set_device(config.device)
-    model = new_model(PRESETS[args.preset](), config.seed)
+    model = new_model(model_config(args.preset, "" if args.train_data else args.dataset), config.seed)
     classnames, templates = None, None
     if args.train_data is not None:
         train_set = test_set = _own_images(parser, args.train_data, model.config.image_resolution)

@@ -28,12 +28,12 @@ sys.path.insert(0, str(REPO))
 from minclip.data import load_fashion_mnist  # noqa: E402
 from minclip.datasets import collate  # noqa: E402
 from minclip.load import load, save_checkpoint  # noqa: E402
-from minclip.model import CLIP, CLIPConfig  # noqa: E402
+from minclip.model import CLIP  # noqa: E402
 from minclip.resources import asset  # noqa: E402
-from minclip.scenes import FashionScenes  # noqa: E402
+from minclip.scenes import FashionScenes, SceneConfig  # noqa: E402
 from minclip.tasks import build_tasks, evaluate_suite, plural_query_precision  # noqa: E402
 from minclip.train import TrainConfig, new_model, train  # noqa: E402
-from minclip.train_cli import build_datasets  # noqa: E402
+from minclip.train_cli import SCENES_PER_EPOCH, build_datasets, model_config  # noqa: E402
 from minclip.zeroshot import zero_shot_classifier, zero_shot_eval  # noqa: E402
 from scripts.records import git_commit, machine_name, write_record  # noqa: E402
 
@@ -48,7 +48,7 @@ def suite(model) -> dict:
     images, labels = (torch.as_tensor(a) for a in load_fashion_mnist("test"))
     resolution = model.config.image_resolution
     rows = evaluate_suite(model, build_tasks((images, labels), n=TASK_IMAGES, resolution=resolution))
-    gallery = FashionScenes("test", n=1000, images=images, labels=labels)
+    gallery = FashionScenes("test", n=1000, images=images, labels=labels, config=SceneConfig(twins=0.0, noise=0.0))
     pixels = torch.stack([gallery[i][0] for i in range(len(gallery))])
     categories = [{item["category"] for item in gallery.scene(i)["items"]} for i in range(len(gallery))]
     return {"tasks": [{**r, "top1": round(r["top1"], 4)} for r in rows],
@@ -89,7 +89,7 @@ def main() -> int:
     if args.model.endswith("-gpu"):
         parser.error(f"{args.model} is trained by scripts/gpu_figures.py on a GPU; here only --evaluate-only")
     started = time.perf_counter()
-    model = new_model(CLIPConfig.cpu(), CONFIG.seed)
+    model = new_model(model_config("cpu", dataset), CONFIG.seed)
     train_set, *_ = build_datasets(dataset, model.config.image_resolution, CONFIG.seed)
     history = train(model, train_set, CONFIG, REPO / "runs" / args.model)
     train_seconds = time.perf_counter() - started
@@ -108,7 +108,7 @@ def main() -> int:
         "train_config": CONFIG.to_dict(),
         "tokenizer": "BPETokenizer.train(minclip/assets/captions.txt, vocab_size=2048)",
         "training_data": {"fashion-scenes": "Fashion Scenes (minclip.scenes) from the Fashion-MNIST train split, "
-                                            "60,000 scenes, captions from minclip.scene_text",
+                                            f"{SCENES_PER_EPOCH:,} scenes, captions from minclip.scene_text",
                           "fashion-mnist": "Fashion-MNIST train split (60,000 images), captions from "
                                            "minclip.captions"}[dataset],
         "train_seconds": round(train_seconds, 1),

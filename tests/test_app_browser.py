@@ -170,8 +170,6 @@ def drive(url: str, profile: Path, png: Path, text_file: Path, big_file: Path, p
             context.close()
 
 
-@pytest.mark.skipif(demo.DEFAULT_MODEL not in demo.available_models(),
-                    reason=f"the app's default model {demo.DEFAULT_MODEL} is not in minclip/assets/models")
 def test_search_upload_and_bad_upload_in_a_browser(voila_url, tmp_path):
     pytest.importorskip("playwright", reason="playwright is a dev dependency: pip install -e '.[dev]'")
     url, proc = voila_url

@@ -581,14 +581,12 @@ def test_app_presets_fill_the_list_and_classify_again(app, sample):
 
 
 # ----------------------------------------------------------------------------------------------------------
-# the defaults: the scenes model searching the scenes sample (skipped until the model is in minclip/assets/models)
+# the defaults: the scenes model searching the scenes sample
 #
 # Results are checked against what each scene holds. The sample has no scene of exactly two red sneakers, 15 with a
 # red sneaker and 28 with a bag and a coat (6 with the bag above the coat), so a query is judged by the parts of it
 # that results can match, each against its chance level (the fraction of all 1,000 scenes that match it).
 
-needs_scenes_model = pytest.mark.skipif(demo.DEFAULT_MODEL not in demo.available_models(),
-                                        reason=f"{demo.DEFAULT_MODEL} is not in minclip/assets/models")
 SNEAKER, BAG, COAT = 7, 8, 4
 
 
@@ -616,12 +614,10 @@ def top(index, model, scenes, query: str, k: int = 8) -> list[dict]:
     return [scenes.scenes[hit.index] for hit in demo.search(index, model, query, k=k)]
 
 
-@needs_scenes_model
 def test_the_default_is_the_scenes_model(scene_model):
     assert scene_model.name == demo.DEFAULT_MODEL == "fashion-scenes-cpu"
 
 
-@needs_scenes_model
 def test_two_red_sneakers_finds_red_things_that_are_sneakers_or_pairs(scene_index, scene_model, scenes):
     """Of the 8 results, most hold something red (chance 17%) and a red item that is a sneaker or one of two items
     (chance 7.5%); most of the 15 scenes with a red sneaker are among the first 100 (chance 1.5)."""
@@ -633,7 +629,6 @@ def test_two_red_sneakers_finds_red_things_that_are_sneakers_or_pairs(scene_inde
     assert sum(holds(s, "red", SNEAKER) >= 1 for s in first_100) >= 10
 
 
-@needs_scenes_model
 def test_a_bag_above_a_coat_finds_one_item_above_another(scene_index, scene_model, scenes):
     """Most of the 8 results are two items, one above the other (chance 12%); the 28 scenes with a bag and a coat
     rank in the better half (their median rank, at random, is about 500 of 1,000)."""
@@ -644,7 +639,6 @@ def test_a_bag_above_a_coat_finds_one_item_above_another(scene_index, scene_mode
     assert len(ranks) == 28 and ranks[len(ranks) // 2] < 400, ranks
 
 
-@needs_scenes_model
 def test_colour_preset_classifies_one_item_scenes(scene_model, scenes):
     """The colour preset with the paper's prompt names the colour of one-item scenes (chance 1 in 11)."""
     ones = [i for i, s in enumerate(scenes.scenes) if len(s["items"]) == 1 and not s["original"]][:40]
@@ -654,7 +648,6 @@ def test_colour_preset_classifies_one_item_scenes(scene_model, scenes):
     assert right >= 22, right
 
 
-@needs_scenes_model
 def test_default_app_searches_scenes_and_classifies_with_a_preset(cache_dir, scene_index, scenes):
     app = DemoApp(cache_dir=cache_dir)
     assert app.index.from_cache and app.dataset.name == demo.SCENES and app.preset.value == "items"

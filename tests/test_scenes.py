@@ -1,6 +1,7 @@
 """Fashion Scenes (minclip.scenes, minclip.scene_text) and the zero-shot task suite (minclip.tasks)."""
 
 import random
+import re
 
 import numpy as np
 import pytest
@@ -8,7 +9,7 @@ import torch
 
 from minclip import scene_text
 from minclip.datasets import collate, load_sample, to_model_input
-from minclip.scene_text import COLOURS, EVAL_FRAMES, NOUNS, ORIGINAL_FRAMES, TRAIN_FRAMES
+from minclip.scene_text import COLOURS, EVAL_FRAMES, NOUNS, ORIGINAL_FRAMES, TRAIN_FRAMES, relation
 from minclip.scenes import HELDOUT_COMBOS, FashionScenes, SceneConfig, mirror, render
 
 
@@ -92,7 +93,8 @@ def test_items_are_deterministic_and_change_with_the_epoch(scenes):
 
 def test_shapes_and_labels(scenes):
     image, caption, label = scenes[3]
-    assert image.shape == (3, 128, 128) and isinstance(caption, str) and caption
+    assert image.shape == (3, 64, 64) and SceneConfig().resolution == 64  # the scenes model's input
+    assert isinstance(caption, str) and caption
     one_item = [i for i in range(50) if len(scenes.scene(i)["items"]) == 1]
     several = [i for i in range(50) if len(scenes.scene(i)["items"]) > 1]
     assert one_item and several
@@ -137,11 +139,18 @@ def test_mirror_reverses_relations():
 
 
 def test_twins_share_a_batch_and_mirror_each_other():
-    ds = FashionScenes.sample("train", n=200, config=SceneConfig(twins=0.5, original=0.0))
-    twins = [i for i in range(200) if ds.is_twin(i)]
+    ds = FashionScenes.sample("train", n=200, config=SceneConfig(twins=0.5, original=0.0, noise=0.0))
+    twins, swapped = [i for i in range(200) if ds.is_twin(i)], 0
     assert 20 < len(twins) < 80 and all(i % 2 == 1 for i in twins)
-    i = twins[0]
-    assert ds.scene(i) == mirror(ds.scene(i - 1))
+    for i in twins:  # two items whose relation the mirror reverses
+        assert ds.scene(i) == mirror(ds.scene(i - 1)) and len(ds.scene(i)["items"]) == 2
+        a, b = ds.scene(i - 1)["items"]
+        assert relation(a, b) != relation(*ds.scene(i)["items"]) is not None
+        # the same words, the two items swapped: only the order tells the captions apart
+        first, second = ds.caption(i - 1), ds.caption(i)
+        assert sorted(re.findall(r"[\w/-]+", first)) == sorted(re.findall(r"[\w/-]+", second))
+        swapped += first != second
+    assert swapped > 0.8 * len(twins)
     order = ds.epoch_order(seed=0, epoch=0)
     assert sorted(order) == list(range(200))
     assert all(order[j] // 2 == order[j + 1] // 2 for j in range(0, 200, 2))
