@@ -48,7 +48,8 @@ def suite(model) -> dict:
     images, labels = (torch.as_tensor(a) for a in load_fashion_mnist("test"))
     resolution = model.config.image_resolution
     rows = evaluate_suite(model, build_tasks((images, labels), n=TASK_IMAGES, resolution=resolution))
-    gallery = FashionScenes("test", n=1000, images=images, labels=labels, config=SceneConfig(twins=0.0, noise=0.0))
+    config = SceneConfig(resolution=resolution, twins=0.0, noise=0.0)  # no mirror twins in a gallery
+    gallery = FashionScenes("test", n=1000, images=images, labels=labels, config=config)
     pixels = torch.stack([gallery[i][0] for i in range(len(gallery))])
     categories = [{item["category"] for item in gallery.scene(i)["items"]} for i in range(len(gallery))]
     return {"tasks": [{**r, "top1": round(r["top1"], 4)} for r in rows],

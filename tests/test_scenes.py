@@ -116,7 +116,7 @@ def test_original_look_equals_fashion_mnist_input():
     ds = FashionScenes.sample("train", n=200, config=SceneConfig(original=0.99))
     i = next(i for i in range(200) if ds.scene(i)["original"])
     source = ds.scene(i)["items"][0]["source"]
-    torch.testing.assert_close(ds[i][0], to_model_input(ds.pool[source], 128))
+    torch.testing.assert_close(ds[i][0], to_model_input(ds.pool[source], ds.config.resolution))
 
 
 def test_colour_is_applied_to_the_item_and_background_contrasts():
