@@ -213,3 +213,6 @@ def test_command_line_trains_on_scenes(tmp_path):
                  "--batch-size", "16", "--device", "cpu"]) == 0
     history = (tmp_path / "history.json").read_text()
     assert '"step": 2' in history and '"top1"' in history
+    from minclip.load import load  # the command line builds the shipped scenes model: the cpu preset at 64 px
+    assert load(tmp_path / "model.safetensors")[0].config == load("fashion-scenes-cpu")[0].config
+    assert load("fashion-scenes-cpu")[0].config.image_resolution == 64
