@@ -127,6 +127,7 @@ def drive(url: str, profile: Path, png: Path, text_file: Path, big_file: Path, p
             labels = search("two red sneakers")
             assert sum("red" in label for label in labels) >= RED, labels
             # the colour preset fills the class list; a result that is one red item is classified "a red item"
+            labels = search("a red item")
             several = re.compile(r",| and | above | below | of ")  # a list, or a relation between two items
             slot = next(i for i, label in enumerate(labels) if "red" in label and not several.search(label))
             page.locator(".minclip-preset select").select_option("colour")

@@ -103,7 +103,8 @@ def test_wheel_installs_and_runs_outside_the_repository(tmp_path):
     (elsewhere / "check.py").write_text(check)
     lines = run([python, "check.py"], cwd=elsewhere).strip().splitlines()
     assert lines[-3].startswith(str(site)) and lines[-2] == "torch.Size([1, 2])"
-    assert lines[-1] == "['fashion-mnist-cpu', 'fashion-mnist-gpu'] torch.Size([1000, 28, 28]) 2048"
+    models = "['fashion-mnist-cpu', 'fashion-mnist-gpu', 'fashion-scenes-cpu']"
+    assert lines[-1] == f"{models} torch.Size([1000, 28, 28]) 2048"
 
 
 @pytest.mark.parametrize("name", ["models/fashion-mnist-cpu.safetensors", "captions.txt", "fashion_mnist_sample.npz",
