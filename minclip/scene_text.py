@@ -120,14 +120,18 @@ def noun(category: int, rng: random.Random, plural: bool = False) -> str:
 def noun_phrase(item: dict, rng: random.Random, colour_p: float = 0.7, size_p: float = 0.3,
                 count: int = 1, generic: bool = False) -> str:
     """"a small red sneaker", "two red sneakers", "2 blue items": adjectives in English order (size, colour),
-    each mentioned with its probability; count > 1 gives a plural with the count in words or digits."""
+    each mentioned with its probability; count > 1 gives a plural with the count in words or digits, or now and
+    then a bare plural ("red sneakers"), which listings also use for a single item ("sneakers for sale")."""
     words = []
     if item.get("size") in SIZE_WORDS and rng.random() < size_p:
         words.append(rng.choice(SIZE_WORDS[item["size"]]))
     if item.get("colour") is not None and rng.random() < colour_p:
         words.append(rng.choice(COLOUR_WORDS[item["colour"]]))
-    head = rng.choice(GENERIC)[count > 1] if generic else noun(item["category"], rng, plural=count > 1)
+    bare = rng.random() < (0.25 if count > 1 else 0.0 if generic else 0.08)
+    head = rng.choice(GENERIC)[count > 1] if generic else noun(item["category"], rng, plural=count > 1 or bare)
     phrase = " ".join([*words, head])
+    if bare:
+        return phrase
     if count > 1:
         return f"{rng.choice(COUNT_WORDS[count])} {phrase}"
     if rng.random() < 0.1:
@@ -193,9 +197,9 @@ def describe_relation(a: dict, b: dict, rng: random.Random) -> str | None:
 
 
 def describe_twins(a: dict, b: dict, rng: random.Random) -> tuple[str, str] | None:
-    """Captions for a scene and its mirror image (minclip.scenes' twins), in the same words with the two items
-    swapped: "a red sneaker to the left of a blue bag" and "a blue bag to the left of a red sneaker". Only the
-    order tells them apart, so each is the other's hardest negative. None if no relation holds."""
+    """Captions for a two-item scene and its mirror image (minclip.scenes' relation twins), in the same words with
+    the two items swapped: "a red sneaker to the left of a blue bag" and "a blue bag to the left of a red sneaker".
+    Only the order tells them apart, so each is the other's hardest negative. None if no relation holds."""
     rel = relation(a, b)
     if rel is None:
         return None
@@ -208,6 +212,30 @@ def describe_twins(a: dict, b: dict, rng: random.Random) -> tuple[str, str] | No
     else:
         pattern = "{} " + rng.choice(RELATION_WORDS[rel]) + " {}"
     return pattern.format(first, second), pattern.format(second, first)
+
+
+OPPOSITE = {"left": "right", "right": "left", "top": "bottom", "bottom": "top"}
+
+
+def describe_position_twins(item: dict, rng: random.Random) -> tuple[str, str] | None:
+    """Captions for one item and its mirror image (position twins): the same words but the side, "a red sneaker
+    on the left" and "a red sneaker on the right". None if the item is not at a side."""
+    where = position(item)
+    if where not in OPPOSITE:
+        return None
+    phrase = noun_phrase(item, rng, colour_p=0.6)
+    j = rng.randrange(len(POSITION_WORDS[where]))  # the wordings of opposite sides are listed in parallel
+    return f"{phrase} {POSITION_WORDS[where][j]}", f"{phrase} {POSITION_WORDS[OPPOSITE[where]][j]}"
+
+
+def describe_colour_twins(item: dict, colour: str, rng: random.Random) -> tuple[str, str]:
+    """Captions for one item and the same item in another colour on the same background (colour twins): the
+    same words but the colour, "a white coat on the left" and "a grey coat on the left"."""
+    size = rng.choice(SIZE_WORDS[item["size"]]) if item.get("size") in SIZE_WORDS and rng.random() < 0.3 else None
+    head = noun(item["category"], rng)
+    where = position(item)
+    place = " " + rng.choice(POSITION_WORDS[where]) if where is not None and rng.random() < 0.3 else ""
+    return tuple(article(" ".join(w for w in (size, c, head) if w)) + place for c in (item["colour"], colour))
 
 
 def describe_counts(items: list[dict], rng: random.Random) -> str:
@@ -249,7 +277,7 @@ def _frame(desc: str, background: str, rng: random.Random, original: bool) -> st
     if rng.random() < (0.15 if original else 0.25):
         desc += " " + rng.choice(BACKGROUND_PHRASES).format(rng.choice(COLOUR_WORDS[background]))
     frame = rng.choice(ORIGINAL_FRAMES if original and rng.random() < 0.4 else TRAIN_FRAMES)
-    plural = desc.split()[0] in {"two", "three", "four", "2", "3", "4"}
+    plural = desc.split()[0] not in {"a", "an", "one", "1"}  # "two coats", "red sneakers", "jeans"
     if frame in ("there is {}", "there are {}"):
         frame = "there are {}" if plural else "there is {}"
     return frame.format(desc)
@@ -260,13 +288,22 @@ def caption(items: list[dict], background: str, rng: random.Random, original: bo
     return _frame(describe(items, rng), background, rng, original)
 
 
-def twin_captions(items: list[dict], background: str, rng: random.Random) -> tuple[str, str] | None:
-    """Training captions for a two-item scene and its mirror image: describe_twins in one frame."""
-    a, b = rng.sample(items, 2)
-    pair = describe_twins(a, b, rng)
+def twin_captions(first: list[dict], second: list[dict], background: str, rng: random.Random,
+                  kind: str = "relation") -> tuple[str, str] | None:
+    """Training captions for a scene and its twin (minclip.scenes.twin), given both scenes' items and the
+    background, in one frame: relation (two items, mirrored), position (one item, mirrored) or colour (one item
+    in two colours)."""
+    if kind == "relation":
+        pair = describe_twins(*rng.sample(first, 2), rng)
+    elif kind == "position":
+        pair = describe_position_twins(first[0], rng)
+    elif kind == "colour":
+        pair = describe_colour_twins(first[0], second[0]["colour"], rng)
+    else:
+        raise ValueError(f"kind: 'relation', 'position' or 'colour', got {kind!r}")
     if pair is None:
         return None
     state = rng.getstate()
-    first = _frame(pair[0], background, rng, False)
+    caption = _frame(pair[0], background, rng, False)
     rng.setstate(state)  # the same frame and background words for both
-    return first, _frame(pair[1], background, rng, False)
+    return caption, _frame(pair[1], background, rng, False)

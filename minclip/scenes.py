@@ -13,16 +13,20 @@ same scene, nothing is stored, and a new epoch brings new scenes. The train spli
 training images only; the test split from its test images. Held out of the train split: the colour x category
 pairs in ``HELDOUT_COMBOS`` (never drawn, so never in an image or a caption) and the caption frames in
 ``scene_text.EVAL_FRAMES``. Two options shape training: ``noise`` (a fraction of pairs whose caption belongs to
-another scene, as on the web) and ``twins`` (a fraction of scene pairs (2k, 2k+1) of two items that are mirror
-images of each other, captioned in the same words with the items swapped and kept in one batch by
-``epoch_order``: hard negatives for spatial relations, as NegCLIP adds hard negative captions (Yuksekgonul et al.
-2023, "When and why vision-language models behave like bags-of-words")).
+another scene, as on the web) and ``twins`` (a fraction of scene pairs (2k, 2k+1) that differ in one thing only,
+captioned in the same words but that thing, and kept in one batch by ``epoch_order``). Twins are hard negatives,
+as NegCLIP adds hard negative captions (Yuksekgonul et al. 2023, "When and why vision-language models behave like
+bags-of-words"): without them a caption's position or relation words seldom decide which of a batch's images it
+belongs to, and a contrastive model learns to ignore them. Three kinds (``twin_kinds``): relation (two items and
+their mirror image, the items swapped in the caption), position (one item and its mirror image: "on the left" /
+"on the right") and colour (one item in two colours on the same background: "a white coat" / "a grey coat").
 
 scripts/measure_scenes.py measures the stream: distinct captions, vocabulary, pairs per second, a gallery.
 """
 
 from __future__ import annotations
 
+import functools
 import random
 from dataclasses import dataclass, field, replace
 
@@ -40,6 +44,7 @@ from minclip.scene_text import COLOURS
 HELDOUT_COMBOS = (("red", 5), ("blue", 8), ("yellow", 3), ("green", 4), ("pink", 7), ("purple", 1))
 _SPLITS = {"train": 0, "test": 1}
 _SIZES = {"small": (0.28, 0.36), "large": (0.46, 0.56)}  # side of an item's square, as a fraction of the canvas
+TWIN_KINDS = ("relation", "position", "colour")
 SINGLE_CENTRES = {"left": (0.29, 0.5), "right": (0.71, 0.5), "top": (0.5, 0.29), "bottom": (0.5, 0.71),
                    "middle": (0.5, 0.5)}
 
@@ -54,7 +59,9 @@ class SceneConfig:
     colours: tuple[str, ...] = tuple(COLOURS)
     heldout_combos: tuple[tuple[str, int], ...] = HELDOUT_COMBOS
     noise: float = 0.03  # captions that belong to another scene
-    twins: float = 0.3  # scene pairs (2k, 2k + 1) of two items that mirror each other, captioned with a relation
+    twins: float = 0.3  # scene pairs (2k, 2k + 1) that differ in one thing only (hard negatives for each other)
+    twin_kinds: dict[str, float] = field(default_factory=lambda: {"relation": 0.2, "position": 0.4,
+                                                                  "colour": 0.4})
     backgrounds: dict[str, float] = field(default_factory=lambda: {"black": 0.35, "white": 0.35, "grey": 0.1,
                                                                     "blue": 0.05, "yellow": 0.05, "pink": 0.05,
                                                                     "green": 0.05})
@@ -68,9 +75,17 @@ class SceneConfig:
             raise ValueError(f"colours and backgrounds: unknown colour {unknown[0]!r}; known: {', '.join(COLOURS)}")
         if not self.colours:
             raise ValueError("colours: at least one colour is needed")
+        if set(self.twin_kinds) - set(TWIN_KINDS) or any(w < 0 for w in self.twin_kinds.values()) or \
+                sum(self.twin_kinds.values()) <= 0:
+            raise ValueError(f"twin_kinds: weights for {', '.join(TWIN_KINDS)}, at least one positive, got "
+                             f"{self.twin_kinds}")
         for name in ("original", "noise", "twins"):
             if not 0.0 <= getattr(self, name) < 1.0:
                 raise ValueError(f"{name}: a fraction in [0, 1), got {getattr(self, name)}")
+        if self.twins and self.twin_kinds.get("colour") and not any(
+                sum(_contrast(c, g) > 120 for c in self.colours) >= 2 for g in self.backgrounds):
+            raise ValueError("twin_kinds: colour twins need a background that two item colours stand out from; "
+                             "add colours or backgrounds, or set twin_kinds['colour'] = 0")
         for colour, category in self.heldout_combos:
             if colour not in COLOURS or not 0 <= category < 10:
                 raise ValueError(f"heldout_combos: ({colour!r}, {category}) is not a (colour, category 0-9) pair")
@@ -78,7 +93,9 @@ class SceneConfig:
             raise ValueError(f"resolution: at least 32 pixels, got {self.resolution}")
 
 
+@functools.lru_cache(maxsize=None)
 def _contrast(a: str, b: str) -> float:
+    """The distance of two colours in RGB (0-255 per channel): above 120, one stands out from the other."""
     return float(np.linalg.norm(np.subtract(COLOURS[a], COLOURS[b])))
 
 
@@ -132,13 +149,50 @@ def draw_scene(rng: random.Random, labels: np.ndarray, config: SceneConfig, spli
 
 def mirror(scene: dict) -> dict:
     """The scene flipped along the axis its first two items are laid out on (left-right or top-bottom), so
-    every relation between them reverses; items keep their look."""
+    every relation between them reverses; a single item flips along the axis it is off-centre on (left <-> right
+    or top <-> bottom). Items keep their look."""
     items = scene["items"]
-    horizontal = len(items) < 2 or abs(items[0]["centre"][0] - items[1]["centre"][0]) >= \
-        abs(items[0]["centre"][1] - items[1]["centre"][1])
+    a, b = (items[0]["centre"], items[1]["centre"]) if len(items) > 1 else (items[0]["centre"], (0.5, 0.5))
+    horizontal = abs(a[0] - b[0]) >= abs(a[1] - b[1])
     flipped = [{**it, "centre": (1 - it["centre"][0], it["centre"][1]) if horizontal else
                 (it["centre"][0], 1 - it["centre"][1])} for it in items]
     return {**scene, "items": flipped}
+
+
+def twin(scene: dict, kind: str, rng: random.Random, config: SceneConfig, split: str = "train") -> dict:
+    """A scene's twin of a kind: its mirror image (relation, position), or its item in another colour that stands
+    out from the same background, drawn with `rng` (colour; never a held-out colour x category pair)."""
+    if kind != "colour":
+        return mirror(scene)
+    item = scene["items"][0]
+    options = _other_colours(item, scene["background"], config, split)
+    return {**scene, "items": [{**item, "colour": rng.choice(options)}]}
+
+
+def _other_colours(item: dict, background: str, config: SceneConfig, split: str) -> list[str]:
+    held = set(config.heldout_combos) if split == "train" else set()
+    return [c for c in config.colours if c != item["colour"] and _contrast(c, background) > 120
+            and (c, item["category"]) not in held]
+
+
+def draw_twin_base(rng: random.Random, labels: np.ndarray, config: SceneConfig, kind: str, split: str) -> dict:
+    """The first scene of a twin pair: two items (relation), one item at a side (position), or one item on a
+    background that another colour of it would stand out from too (colour)."""
+    if kind == "relation":
+        return draw_scene(rng, labels, replace(config, original=0.0, counts=(0.0, 1.0)), split)
+    single = replace(config, original=0.0, counts=(1.0,))
+    if kind == "position":
+        scene = draw_scene(rng, labels, single, split)
+        cx, cy = SINGLE_CENTRES[rng.choice(("left", "right", "top", "bottom"))]
+        scene["items"][0]["centre"] = (cx + rng.uniform(-0.03, 0.03), cy + rng.uniform(-0.03, 0.03))
+        return scene
+    while True:  # (SceneConfig checks that some colour and background allow a second colour)
+        scene = draw_scene(rng, labels, single, split)
+        grounds = [g for g in config.backgrounds if _contrast(g, scene["items"][0]["colour"]) > 120
+                   and _other_colours(scene["items"][0], g, config, split)]
+        if grounds:
+            scene["background"] = rng.choice(grounds)
+            return scene
 
 
 # ----------------------------------------------------------------------------------------------------------
@@ -149,8 +203,8 @@ def render(scene: dict, pool: torch.Tensor, resolution: int) -> torch.Tensor:
     """A scene as an RGB float image (3, R, R) in [0, 1]. `pool`: the item images, uint8 (N, 28, 28).
 
     An item is its 28x28 grey image resized bicubically to its side; its grey levels g make the mask
-    (alpha = min(1, 10 g): Fashion-MNIST's background is 0) and the shading of its colour (colour x (0.65 + 0.35 g /
-    max g)), so a red coat keeps its folds. The data set's look is the grey image itself, upsampled to the
+    (alpha = min(1, 10 g): Fashion-MNIST's background is 0) and the shading of its colour (colour x (0.8 + 0.2 g /
+    max g)), so a red coat keeps its folds and a white one still looks white, not grey. The data set's look is the grey image itself, upsampled to the
     canvas exactly as minclip.datasets.to_model_input does for Fashion-MNIST.
     """
     if scene["original"]:
@@ -163,7 +217,7 @@ def render(scene: dict, pool: torch.Tensor, resolution: int) -> torch.Tensor:
         g = F.interpolate(g, size=(side, side), mode="bicubic", align_corners=False).clamp(0, 1)[0, 0]  # (s, s)
         alpha = (g * 10).clamp(max=1.0)
         colour = torch.tensor(COLOURS[item["colour"]], dtype=torch.float32).view(3, 1, 1) / 255
-        rgb = colour * (0.65 + 0.35 * g / g.max().clamp(min=1e-6))  # (3, s, s)
+        rgb = colour * (0.8 + 0.2 * g / g.max().clamp(min=1e-6))  # (3, s, s)
         x0 = round(item["centre"][0] * resolution - side / 2)
         y0 = round(item["centre"][1] * resolution - side / 2)
         cx0, cy0 = max(x0, 0), max(y0, 0)  # the part of the item inside the canvas
@@ -229,33 +283,42 @@ class FashionScenes(Dataset):
             raise IndexError(f"index {i} out of range for {self.n} scenes")
         return i % self.n
 
-    def _twin_pair(self, k: int) -> bool:
-        """Whether scenes (2k, 2k + 1) are twins: a fraction `twins` of the complete pairs."""
+    def twin_kind(self, k: int) -> str | None:
+        """The kind of twins scenes (2k, 2k + 1) are (a fraction `twins` of the complete pairs), or None."""
         if not self.config.twins or 2 * k + 1 >= self.n:
-            return False
-        return random.Random(_key(self.seed, _SPLITS[self.split], self.epoch, k, salt=1)).random() < self.config.twins
+            return None
+        rng = random.Random(_key(self.seed, _SPLITS[self.split], self.epoch, k, salt=1))
+        if rng.random() >= self.config.twins:
+            return None
+        kinds, weights = zip(*self.config.twin_kinds.items())
+        return rng.choices(kinds, weights=weights)[0]
 
     def _base(self, i: int) -> dict:
         rng = random.Random(_key(self.seed, _SPLITS[self.split], self.epoch, i))
-        if i % 2 == 0 and self._twin_pair(i // 2):  # a twin's original: two items, so the mirror swaps them
-            return draw_scene(rng, self.labels, replace(self.config, original=0.0, counts=(0.0, 1.0)), self.split)
+        kind = self.twin_kind(i // 2) if i % 2 == 0 else None
+        if kind is not None:  # the first of a twin pair
+            return draw_twin_base(rng, self.labels, self.config, kind, self.split)
         return draw_scene(rng, self.labels, self.config, self.split)
 
     def is_twin(self, i: int) -> bool:
-        """Whether scene i is the mirror image of scene i - 1 (odd i, in a fraction `twins` of pairs)."""
-        return i % 2 == 1 and self._twin_pair(i // 2)
+        """Whether scene i is the twin of scene i - 1 (odd i, in a fraction `twins` of pairs)."""
+        return i % 2 == 1 and self.twin_kind(i // 2) is not None
 
     def scene(self, i: int) -> dict:
         """What scene i shows (items, background, original look), as plain data."""
         i = self._check(i)
-        return mirror(self._base(i - 1)) if self.is_twin(i) else self._base(i)
+        if not self.is_twin(i):
+            return self._base(i)
+        rng = random.Random(_key(self.seed, _SPLITS[self.split], self.epoch, i, salt=4))
+        return twin(self._base(i - 1), self.twin_kind(i // 2), rng, self.config, self.split)
 
     def _own_caption(self, i: int) -> str:
         scene = self.scene(i)
-        if self._twin_pair(i // 2):  # both twins in the same words, the items swapped (scene_text.twin_captions)
-            first = self.scene(i - i % 2)
+        kind = self.twin_kind(i // 2)
+        if kind is not None:  # both twins in the same words but what tells them apart (scene_text.twin_captions)
+            first, second = self.scene(i - i % 2), self.scene(i - i % 2 + 1)
             rng = random.Random(_key(self.seed, _SPLITS[self.split], self.epoch, i - i % 2, salt=2))
-            pair = scene_text.twin_captions(first["items"], first["background"], rng)
+            pair = scene_text.twin_captions(first["items"], second["items"], first["background"], rng, kind)
             if pair is not None:
                 return pair[i % 2]
         rng = random.Random(_key(self.seed, _SPLITS[self.split], self.epoch, i, salt=2))

@@ -275,6 +275,10 @@ def train(model: torch.nn.Module, dataset, config: TrainConfig, out_dir: str | P
         check_output_folder(out_dir)
     objective = objective or ContrastiveStep(model)
     device = pick_device(config.device)
+    if device.type == "cpu":
+        # Adam's moments of weights that get no gradient (token embeddings no caption uses) decay into subnormal
+        # floats after some hundred steps, and x86 CPUs compute on subnormals many times slower: flush them to zero
+        torch.set_flush_denormal(True)
     torch.manual_seed(config.seed)
     model.to(device).train()
     optimizer = torch.optim.AdamW(param_groups(model, config.weight_decay), lr=config.lr, betas=(0.9, 0.98),

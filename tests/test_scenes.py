@@ -138,22 +138,53 @@ def test_mirror_reverses_relations():
     assert scene_text.relation(*flipped) == "right of"
 
 
-def test_twins_share_a_batch_and_mirror_each_other():
-    ds = FashionScenes.sample("train", n=200, config=SceneConfig(twins=0.5, original=0.0, noise=0.0))
-    twins, swapped = [i for i in range(200) if ds.is_twin(i)], 0
-    assert 20 < len(twins) < 80 and all(i % 2 == 1 for i in twins)
-    for i in twins:  # two items whose relation the mirror reverses
-        assert ds.scene(i) == mirror(ds.scene(i - 1)) and len(ds.scene(i)["items"]) == 2
-        a, b = ds.scene(i - 1)["items"]
-        assert relation(a, b) != relation(*ds.scene(i)["items"]) is not None
-        # the same words, the two items swapped: only the order tells the captions apart
-        first, second = ds.caption(i - 1), ds.caption(i)
-        assert sorted(re.findall(r"[\w/-]+", first)) == sorted(re.findall(r"[\w/-]+", second))
-        swapped += first != second
-    assert swapped > 0.8 * len(twins)
+def test_a_single_item_mirrors_along_its_side():
+    item = {"category": 7, "colour": "red", "size": "small", "centre": (0.5, 0.28), "source": 0, "extent": 0.3}
+    flipped = mirror({"items": [item], "background": "black", "original": False})["items"][0]
+    assert scene_text.position(item) == "top" and scene_text.position(flipped) == "bottom"
+
+
+def _words(caption: str) -> list[str]:
+    return sorted(re.findall(r"[\w/-]+", caption))
+
+
+def test_twins_share_a_batch_and_differ_in_one_thing():
+    ds = FashionScenes.sample("train", n=400, config=SceneConfig(twins=0.6, original=0.0, noise=0.0))
+    twins = [i for i in range(400) if ds.is_twin(i)]
+    assert 80 < len(twins) < 160 and all(i % 2 == 1 for i in twins)
+    kinds = {}
+    for i in twins:
+        kind, first, second = ds.twin_kind(i // 2), ds.scene(i - 1), ds.scene(i)
+        kinds[kind] = kinds.get(kind, 0) + 1
+        a, b = ds.caption(i - 1), ds.caption(i)
+        if kind == "relation":  # two items whose relation the mirror reverses, the two swapped in the caption
+            assert second == mirror(first) and len(second["items"]) == 2
+            assert relation(*first["items"]) != relation(*second["items"]) is not None
+            assert _words(a) == _words(b)
+        elif kind == "position":  # one item at opposite sides, the side words exchanged
+            (x,), (y,) = first["items"], second["items"]
+            assert scene_text.OPPOSITE[scene_text.position(x)] == scene_text.position(y)
+            assert {x["colour"], x["category"], x["source"]} == {y["colour"], y["category"], y["source"]}
+            assert len(a.split()) == len(b.split()) and a != b
+            changed = set(_words(a)) ^ set(_words(b))
+            assert changed and changed <= {"left", "right", "top", "bottom", "upper", "lower"}
+        else:  # the item in another colour on the same background, the colour word exchanged
+            (x,), (y,) = first["items"], second["items"]
+            assert first["background"] == second["background"] and x["colour"] != y["colour"]
+            assert {**x, "colour": None} == {**y, "colour": None}
+            assert (set(_words(a)) ^ set(_words(b))) - {"a", "an"} == {x["colour"], y["colour"]}
+    assert set(kinds) == {"relation", "position", "colour"}
     order = ds.epoch_order(seed=0, epoch=0)
-    assert sorted(order) == list(range(200))
-    assert all(order[j] // 2 == order[j + 1] // 2 for j in range(0, 200, 2))
+    assert sorted(order) == list(range(400))
+    assert all(order[j] // 2 == order[j + 1] // 2 for j in range(0, 400, 2))
+
+
+def test_colour_twins_keep_held_out_pairs_out():
+    config = SceneConfig(twins=0.9, twin_kinds={"colour": 1.0}, original=0.0, noise=0.0)
+    ds = FashionScenes.sample("train", n=400, config=config)
+    for i in range(400):
+        for item in ds.scene(i)["items"]:
+            assert (item["colour"], item["category"]) not in HELDOUT_COMBOS
 
 
 def test_noise_swaps_captions():
@@ -172,10 +203,18 @@ def test_captions_are_varied_and_fit_the_context(scenes):
 
 @pytest.mark.parametrize(("setting", "value"), [("counts", (0, 0, 0, 0)), ("colours", ("red", "teal")),
                                                  ("noise", 1.0), ("twins", -0.1), ("original", 1.5),
-                                                 ("heldout_combos", (("red", 12),))])
+                                                 ("heldout_combos", (("red", 12),)),
+                                                 ("twin_kinds", {"mirror": 1.0}), ("twin_kinds", {"colour": 0.0}),
+                                                 ("twin_kinds", {"colour": 1.0, "relation": -1.0})])
 def test_impossible_settings_name_the_setting(setting, value):
     with pytest.raises(ValueError, match=setting):
         SceneConfig(**{setting: value})
+
+
+def test_colour_twins_need_two_contrasting_colours():
+    with pytest.raises(ValueError, match="twin_kinds"):
+        SceneConfig(colours=("red",), backgrounds={"black": 1.0})
+    SceneConfig(colours=("red",), backgrounds={"black": 1.0}, twin_kinds={"relation": 1.0})  # no colour twins
 
 
 def test_bad_split_and_size():
