@@ -93,7 +93,7 @@ class SceneConfig:
             raise ValueError(f"resolution: at least 32 pixels, got {self.resolution}")
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _contrast(a: str, b: str) -> float:
     """The distance of two colours in RGB (0-255 per channel): above 120, one stands out from the other."""
     return float(np.linalg.norm(np.subtract(COLOURS[a], COLOURS[b])))
@@ -204,8 +204,8 @@ def render(scene: dict, pool: torch.Tensor, resolution: int) -> torch.Tensor:
 
     An item is its 28x28 grey image resized bicubically to its side; its grey levels g make the mask
     (alpha = min(1, 10 g): Fashion-MNIST's background is 0) and the shading of its colour (colour x (0.8 + 0.2 g /
-    max g)), so a red coat keeps its folds and a white one still looks white, not grey. The data set's look is the grey image itself, upsampled to the
-    canvas exactly as minclip.datasets.to_model_input does for Fashion-MNIST.
+    max g)), so a red coat keeps its folds and a white one still looks white, not grey. The data set's look is the
+    grey image itself, upsampled to the canvas exactly as minclip.datasets.to_model_input does for Fashion-MNIST.
     """
     if scene["original"]:
         return grey_to_rgb(pool[scene["items"][0]["source"]], resolution)
