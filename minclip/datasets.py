@@ -163,7 +163,10 @@ def _caption_seed(seed: int, epoch: int, i: int) -> int:
 # batching
 
 
-def collate(batch: list[tuple[torch.Tensor, str, int]]) -> tuple[torch.Tensor, list[str], torch.Tensor]:
-    """[(image (3, R, R), caption, label)] * B -> (images (B, 3, R, R), captions [str] * B, labels LongTensor (B,))."""
-    images, captions, labels = zip(*batch)
-    return torch.stack(images), list(captions), torch.tensor(labels, dtype=torch.int64)
+def collate(batch: list[tuple]) -> tuple:
+    """[(image (3, R, R), caption, label)] * B -> (images (B, 3, R, R), captions [str] * B, labels LongTensor (B,)).
+    Items with a fourth element, a hard negative caption ("" for none; FashionScenes with hard_negatives), add
+    a fourth: the list of those captions."""
+    images, captions, labels, *negatives = zip(*batch)
+    out = torch.stack(images), list(captions), torch.tensor(labels, dtype=torch.int64)
+    return out + (list(negatives[0]),) if negatives else out

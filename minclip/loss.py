@@ -19,11 +19,14 @@ from torch import nn
 MAX_LOGIT_SCALE = 100.0  # the paper's cap on exp(t)
 
 
-def clip_loss(image_features: torch.Tensor, text_features: torch.Tensor, logit_scale: torch.Tensor) -> torch.Tensor:
+def clip_loss(image_features: torch.Tensor, text_features: torch.Tensor, logit_scale: torch.Tensor,
+              negative_features: torch.Tensor | None = None) -> torch.Tensor:
     """Symmetric cross-entropy of the scaled cosine similarities of N (image, text) pairs.
 
     image_features (N, D) and text_features (N, D) are L2-normalised here; `logit_scale` is the multiplicative
     scale exp(t), not t. Pair i is the positive for row i and for column i; the other N - 1 are negatives.
+    negative_features (M, D), optional: M more captions that belong to no image (NegCLIP's hard negatives,
+    Yuksekgonul et al. 2023), extra columns for the image-to-text half only.
     """
     if image_features.shape != text_features.shape or image_features.dim() != 2:
         raise ValueError(f"expected two (N, D) feature batches of the same shape, got "
@@ -32,7 +35,11 @@ def clip_loss(image_features: torch.Tensor, text_features: torch.Tensor, logit_s
     text_features = F.normalize(text_features, dim=-1)
     logits_per_image = logit_scale * image_features @ text_features.t()  # (N, N): row i = image i vs all texts
     labels = torch.arange(len(logits_per_image), device=logits_per_image.device)
-    return (F.cross_entropy(logits_per_image, labels) + F.cross_entropy(logits_per_image.t(), labels)) / 2
+    logits_per_text = logits_per_image.t()
+    if negative_features is not None and len(negative_features):
+        negatives = logit_scale * image_features @ F.normalize(negative_features, dim=-1).t()  # (N, M)
+        logits_per_image = torch.cat([logits_per_image, negatives], dim=1)  # (N, N + M)
+    return (F.cross_entropy(logits_per_image, labels) + F.cross_entropy(logits_per_text, labels)) / 2
 
 
 @torch.no_grad()

@@ -181,25 +181,10 @@ def _with_position(item: dict, rng: random.Random, p: float) -> str:
     return phrase
 
 
-def describe_relation(a: dict, b: dict, rng: random.Random) -> str | None:
-    """"a red sneaker to the left of a blue bag", or one of its other wordings; None if no relation holds."""
-    rel = relation(a, b)
-    if rel is None:
-        return None
-    first, second = noun_phrase(a, rng), noun_phrase(b, rng)
-    if rel in ("left of", "right of") and rng.random() < 0.3:  # "a sneaker on the left and a bag on the right"
-        left, right = (first, second) if rel == "left of" else (second, first)
-        return f"{left} on the left and {right} on the right"
-    if rel in ("above", "below") and rng.random() < 0.3:
-        top, bottom = (first, second) if rel == "above" else (second, first)
-        return f"{top} at the top and {bottom} at the bottom"
-    return f"{first} {rng.choice(RELATION_WORDS[rel])} {second}"
-
-
-def describe_twins(a: dict, b: dict, rng: random.Random) -> tuple[str, str] | None:
-    """Captions for a two-item scene and its mirror image (minclip.scenes' relation twins), in the same words with
-    the two items swapped: "a red sneaker to the left of a blue bag" and "a blue bag to the left of a red sneaker".
-    Only the order tells them apart, so each is the other's hardest negative. None if no relation holds."""
+def describe_relation(a: dict, b: dict, rng: random.Random) -> tuple[str, str] | None:
+    """"a red sneaker to the left of a blue bag", or one of its other wordings, and the same words with the two
+    items swapped ("a blue bag to the left of a red sneaker"): only the order tells them apart, so the swap is
+    the caption's hardest negative (relation twins, and NegCLIP's swapped captions). None if no relation holds."""
     rel = relation(a, b)
     if rel is None:
         return None
@@ -251,24 +236,25 @@ def describe_counts(items: list[dict], rng: random.Random) -> str:
     return join(phrases)
 
 
-def describe(items: list[dict], rng: random.Random) -> str:
-    """One description of the items, of a randomly chosen kind; partial descriptions leave items out."""
+def describe(items: list[dict], rng: random.Random) -> tuple[str, str | None]:
+    """One description of the items, of a randomly chosen kind (partial descriptions leave items out), and for a
+    relation the same words with the items swapped, its hard negative (None for the other kinds)."""
     n = len(items)
     if n >= 2 and rng.random() < 0.4:
         a, b = rng.sample(items, 2)
-        phrase = describe_relation(a, b, rng)
-        if phrase is not None:
-            return phrase
+        pair = describe_relation(a, b, rng)
+        if pair is not None:
+            return pair
     kind = rng.random()
     if n == 1 or kind < 0.2:  # one item (in a scene of several: the others go unmentioned)
-        return _with_position(rng.choice(items), rng, p=0.7 if n == 1 else 0.4)
+        return _with_position(rng.choice(items), rng, p=0.7 if n == 1 else 0.4), None
     if kind < 0.55:  # a list of some or all of the items
         chosen = items if rng.random() < 0.6 else rng.sample(items, rng.randint(1, n - 1))
-        return join([_with_position(item, rng, p=0.3) for item in chosen])
+        return join([_with_position(item, rng, p=0.3) for item in chosen]), None
     if kind < 0.85:
-        return describe_counts(items, rng)
+        return describe_counts(items, rng), None
     generic = {"category": 0, "colour": items[0]["colour"] if len({i["colour"] for i in items}) == 1 else None}
-    return noun_phrase(generic, rng, colour_p=0.5, size_p=0.0, count=n, generic=True)
+    return noun_phrase(generic, rng, colour_p=0.5, size_p=0.0, count=n, generic=True), None
 
 
 def _frame(desc: str, background: str, rng: random.Random, original: bool) -> str:
@@ -283,9 +269,23 @@ def _frame(desc: str, background: str, rng: random.Random, original: bool) -> st
     return frame.format(desc)
 
 
-def caption(items: list[dict], background: str, rng: random.Random, original: bool = False) -> str:
-    """A training caption for a scene: a frame around describe(items)."""
-    return _frame(describe(items, rng), background, rng, original)
+def caption(items: list[dict], background: str, rng: random.Random, original: bool = False
+            ) -> tuple[str, str | None]:
+    """A training caption for a scene, a frame around describe(items), and its hard negative: for a relation, the
+    same caption with the two items swapped (None otherwise)."""
+    desc, swapped = describe(items, rng)
+    return _framed_pair((desc, swapped), background, rng, original)
+
+
+def _framed_pair(pair: tuple[str, str | None], background: str, rng: random.Random, original: bool
+                 ) -> tuple[str, str | None]:
+    """Both descriptions in one frame, with the same background words (the second may be None)."""
+    state = rng.getstate()
+    first = _frame(pair[0], background, rng, original)
+    if pair[1] is None:
+        return first, None
+    rng.setstate(state)  # the same draws again: the same frame and background words
+    return first, _frame(pair[1], background, rng, original)
 
 
 def twin_captions(first: list[dict], second: list[dict], background: str, rng: random.Random,
@@ -294,16 +294,11 @@ def twin_captions(first: list[dict], second: list[dict], background: str, rng: r
     background, in one frame: relation (two items, mirrored), position (one item, mirrored) or colour (one item
     in two colours)."""
     if kind == "relation":
-        pair = describe_twins(*rng.sample(first, 2), rng)
+        pair = describe_relation(*rng.sample(first, 2), rng)
     elif kind == "position":
         pair = describe_position_twins(first[0], rng)
     elif kind == "colour":
         pair = describe_colour_twins(first[0], second[0]["colour"], rng)
     else:
         raise ValueError(f"kind: 'relation', 'position' or 'colour', got {kind!r}")
-    if pair is None:
-        return None
-    state = rng.getstate()
-    caption = _frame(pair[0], background, rng, False)
-    rng.setstate(state)  # the same frame and background words for both
-    return caption, _frame(pair[1], background, rng, False)
+    return None if pair is None else _framed_pair(pair, background, rng, False)

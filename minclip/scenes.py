@@ -17,18 +17,19 @@ another scene, as on the web) and ``twins`` (a fraction of scene pairs (2k, 2k+1
 captioned in the same words but that thing, and kept in one batch by ``epoch_order``). Twins are hard negatives,
 as NegCLIP adds hard negative captions (Yuksekgonul et al. 2023, "When and why vision-language models behave like
 bags-of-words"): without them a caption's position or relation words seldom decide which of a batch's images it
-belongs to, and a contrastive model learns to ignore them. Three kinds (``twin_kinds``): relation (two items and
-their mirror image, the items swapped in the caption), position (one item and its mirror image: "on the left" /
-"on the right") and colour (one item in two colours on the same background: "a white coat" / "a grey coat").
+belongs to, and a contrastive model learns to ignore them. Three kinds (``twin_kinds``; drawn in
+minclip.scene_layout): relation (two items and their mirror image, the items swapped in the caption), position
+(one item and its mirror image: "on the left" / "on the right") and colour (one item in two colours on the same
+background: "a white coat" / "a grey coat"). With ``hard_negatives`` an item also carries, for a caption that
+relates two items, the same caption with the items swapped: NegCLIP's swapped captions, extra negatives for the
+image side of the loss (minclip.loss.clip_loss), without a second picture.
 
 scripts/measure_scenes.py measures the stream: distinct captions, vocabulary, pairs per second, a gallery.
 """
 
 from __future__ import annotations
 
-import functools
 import random
-from dataclasses import dataclass, field, replace
 
 import numpy as np
 import torch
@@ -38,161 +39,19 @@ from torch.utils.data import Dataset
 from minclip import scene_text
 from minclip.data import load_fashion_mnist
 from minclip.datasets import grey_to_rgb, load_sample, normalize
+from minclip.scene_layout import (  # noqa: F401 (re-exported: minclip.scenes is where readers look for them)
+    HELDOUT_COMBOS,
+    SINGLE_CENTRES,
+    TWIN_KINDS,
+    SceneConfig,
+    draw_scene,
+    draw_twin_base,
+    mirror,
+    twin,
+)
 from minclip.scene_text import COLOURS
 
-# (colour, category) pairs never drawn in the train split: each colour and each category still appears there
-HELDOUT_COMBOS = (("red", 5), ("blue", 8), ("yellow", 3), ("green", 4), ("pink", 7), ("purple", 1))
 _SPLITS = {"train": 0, "test": 1}
-_SIZES = {"small": (0.28, 0.36), "large": (0.46, 0.56)}  # side of an item's square, as a fraction of the canvas
-TWIN_KINDS = ("relation", "position", "colour")
-SINGLE_CENTRES = {"left": (0.29, 0.5), "right": (0.71, 0.5), "top": (0.5, 0.29), "bottom": (0.5, 0.71),
-                   "middle": (0.5, 0.5)}
-
-
-@dataclass
-class SceneConfig:
-    """What scenes the stream draws. Fractions are probabilities per scene; counts[k] weighs k + 1 items."""
-
-    resolution: int = 64  # the scenes model's input (minclip.train_cli.SCENES_RESOLUTION)
-    original: float = 0.4  # scenes in the data set's look: one grey item, centred, on black
-    counts: tuple[float, ...] = (0.5, 0.3, 0.12, 0.08)  # one, two, three, four items
-    colours: tuple[str, ...] = tuple(COLOURS)
-    heldout_combos: tuple[tuple[str, int], ...] = HELDOUT_COMBOS
-    noise: float = 0.03  # captions that belong to another scene
-    twins: float = 0.3  # scene pairs (2k, 2k + 1) that differ in one thing only (hard negatives for each other)
-    twin_kinds: dict[str, float] = field(default_factory=lambda: {"relation": 0.2, "position": 0.4,
-                                                                  "colour": 0.4})
-    backgrounds: dict[str, float] = field(default_factory=lambda: {"black": 0.35, "white": 0.35, "grey": 0.1,
-                                                                    "blue": 0.05, "yellow": 0.05, "pink": 0.05,
-                                                                    "green": 0.05})
-
-    def __post_init__(self):
-        self.counts = tuple(float(c) for c in self.counts)
-        if not self.counts or len(self.counts) > 4 or any(c < 0 for c in self.counts) or sum(self.counts) <= 0:
-            raise ValueError(f"counts: weights for one to four items, at least one positive, got {self.counts}")
-        unknown = [c for c in (*self.colours, *self.backgrounds) if c not in COLOURS]
-        if unknown:
-            raise ValueError(f"colours and backgrounds: unknown colour {unknown[0]!r}; known: {', '.join(COLOURS)}")
-        if not self.colours:
-            raise ValueError("colours: at least one colour is needed")
-        if set(self.twin_kinds) - set(TWIN_KINDS) or any(w < 0 for w in self.twin_kinds.values()) or \
-                sum(self.twin_kinds.values()) <= 0:
-            raise ValueError(f"twin_kinds: weights for {', '.join(TWIN_KINDS)}, at least one positive, got "
-                             f"{self.twin_kinds}")
-        for name in ("original", "noise", "twins"):
-            if not 0.0 <= getattr(self, name) < 1.0:
-                raise ValueError(f"{name}: a fraction in [0, 1), got {getattr(self, name)}")
-        if self.twins and self.twin_kinds.get("colour") and not any(
-                sum(_contrast(c, g) > 120 for c in self.colours) >= 2 for g in self.backgrounds):
-            raise ValueError("twin_kinds: colour twins need a background that two item colours stand out from; "
-                             "add colours or backgrounds, or set twin_kinds['colour'] = 0")
-        for colour, category in self.heldout_combos:
-            if colour not in COLOURS or not 0 <= category < 10:
-                raise ValueError(f"heldout_combos: ({colour!r}, {category}) is not a (colour, category 0-9) pair")
-        if self.resolution < 32:
-            raise ValueError(f"resolution: at least 32 pixels, got {self.resolution}")
-
-
-@functools.cache
-def _contrast(a: str, b: str) -> float:
-    """The distance of two colours in RGB (0-255 per channel): above 120, one stands out from the other."""
-    return float(np.linalg.norm(np.subtract(COLOURS[a], COLOURS[b])))
-
-
-# ----------------------------------------------------------------------------------------------------------
-# layout: what a scene shows, as plain data
-
-
-def draw_scene(rng: random.Random, labels: np.ndarray, config: SceneConfig, split: str = "train") -> dict:
-    """A scene's content: {"items": [{category, source, colour, size, centre, extent}], "background",
-    "original"}. `labels` are the pool's labels (source = an index into the pool)."""
-    if rng.random() < config.original:
-        source = rng.randrange(len(labels))
-        item = {"category": int(labels[source]), "source": source, "colour": None, "size": "large",
-                "centre": (0.5, 0.5), "extent": 1.0}
-        return {"items": [item], "background": "black", "original": True}
-    n = rng.choices(range(1, len(config.counts) + 1), weights=config.counts)[0]
-    if n == 1:
-        size = rng.choice(("small", "large"))
-        centres = [SINGLE_CENTRES[rng.choice(scene_text.POSITIONS)]]
-        sizes = [size]
-    elif n == 2:  # side by side or one above the other
-        a, b = ((0.27, 0.5), (0.73, 0.5)) if rng.random() < 0.6 else ((0.5, 0.27), (0.5, 0.73))
-        offset = rng.uniform(-0.12, 0.12)
-        centres = [(a[0], a[1] + offset), (b[0], b[1] + offset)] if a[1] == 0.5 else \
-                  [(a[0] + offset, a[1]), (b[0] + offset, b[1])]
-        sizes = [rng.choice(("small", "large")) for _ in range(2)]
-    else:  # three or four small items in the cells of a 2 x 2 grid
-        cells = rng.sample([(0.27, 0.27), (0.73, 0.27), (0.27, 0.73), (0.73, 0.73)], n)
-        centres, sizes = cells, ["small"] * n
-    held = {(c, k) for c, k in config.heldout_combos} if split == "train" else set()
-    items = []
-    for centre, size in zip(centres, sizes):
-        while True:  # rejection: held-out pairs are never drawn in training
-            source = rng.randrange(len(labels))
-            colour = rng.choice(config.colours)
-            if (colour, int(labels[source])) not in held:
-                break
-        jitter = 0.03
-        items.append({"category": int(labels[source]), "source": source, "colour": colour, "size": size,
-                      "centre": (centre[0] + rng.uniform(-jitter, jitter), centre[1] + rng.uniform(-jitter, jitter)),
-                      "extent": rng.uniform(*_SIZES[size])})
-    names, weights = zip(*config.backgrounds.items())
-    for _ in range(20):  # a background every item stands out from
-        background = rng.choices(names, weights=weights)[0]
-        if all(_contrast(background, item["colour"]) > 120 for item in items):
-            break
-    else:
-        background = "black" if all(_contrast("black", i["colour"]) > 120 for i in items) else "white"
-    return {"items": items, "background": background, "original": False}
-
-
-def mirror(scene: dict) -> dict:
-    """The scene flipped along the axis its first two items are laid out on (left-right or top-bottom), so
-    every relation between them reverses; a single item flips along the axis it is off-centre on (left <-> right
-    or top <-> bottom). Items keep their look."""
-    items = scene["items"]
-    a, b = (items[0]["centre"], items[1]["centre"]) if len(items) > 1 else (items[0]["centre"], (0.5, 0.5))
-    horizontal = abs(a[0] - b[0]) >= abs(a[1] - b[1])
-    flipped = [{**it, "centre": (1 - it["centre"][0], it["centre"][1]) if horizontal else
-                (it["centre"][0], 1 - it["centre"][1])} for it in items]
-    return {**scene, "items": flipped}
-
-
-def twin(scene: dict, kind: str, rng: random.Random, config: SceneConfig, split: str = "train") -> dict:
-    """A scene's twin of a kind: its mirror image (relation, position), or its item in another colour that stands
-    out from the same background, drawn with `rng` (colour; never a held-out colour x category pair)."""
-    if kind != "colour":
-        return mirror(scene)
-    item = scene["items"][0]
-    options = _other_colours(item, scene["background"], config, split)
-    return {**scene, "items": [{**item, "colour": rng.choice(options)}]}
-
-
-def _other_colours(item: dict, background: str, config: SceneConfig, split: str) -> list[str]:
-    held = set(config.heldout_combos) if split == "train" else set()
-    return [c for c in config.colours if c != item["colour"] and _contrast(c, background) > 120
-            and (c, item["category"]) not in held]
-
-
-def draw_twin_base(rng: random.Random, labels: np.ndarray, config: SceneConfig, kind: str, split: str) -> dict:
-    """The first scene of a twin pair: two items (relation), one item at a side (position), or one item on a
-    background that another colour of it would stand out from too (colour)."""
-    if kind == "relation":
-        return draw_scene(rng, labels, replace(config, original=0.0, counts=(0.0, 1.0)), split)
-    single = replace(config, original=0.0, counts=(1.0,))
-    if kind == "position":
-        scene = draw_scene(rng, labels, single, split)
-        cx, cy = SINGLE_CENTRES[rng.choice(("left", "right", "top", "bottom"))]
-        scene["items"][0]["centre"] = (cx + rng.uniform(-0.03, 0.03), cy + rng.uniform(-0.03, 0.03))
-        return scene
-    while True:  # (SceneConfig checks that some colour and background allow a second colour)
-        scene = draw_scene(rng, labels, single, split)
-        grounds = [g for g in config.backgrounds if _contrast(g, scene["items"][0]["colour"]) > 120
-                   and _other_colours(scene["items"][0], g, config, split)]
-        if grounds:
-            scene["background"] = rng.choice(grounds)
-            return scene
 
 
 # ----------------------------------------------------------------------------------------------------------
@@ -312,7 +171,9 @@ class FashionScenes(Dataset):
         rng = random.Random(_key(self.seed, _SPLITS[self.split], self.epoch, i, salt=4))
         return twin(self._base(i - 1), self.twin_kind(i // 2), rng, self.config, self.split)
 
-    def _own_caption(self, i: int) -> str:
+    def _own_captions(self, i: int) -> tuple[str, str | None]:
+        """Scene i's own caption and its hard negative (scene_text.caption), or None: twins have theirs in the
+        batch already."""
         scene = self.scene(i)
         kind = self.twin_kind(i // 2)
         if kind is not None:  # both twins in the same words but what tells them apart (scene_text.twin_captions)
@@ -320,17 +181,22 @@ class FashionScenes(Dataset):
             rng = random.Random(_key(self.seed, _SPLITS[self.split], self.epoch, i - i % 2, salt=2))
             pair = scene_text.twin_captions(first["items"], second["items"], first["background"], rng, kind)
             if pair is not None:
-                return pair[i % 2]
+                return pair[i % 2], None
         rng = random.Random(_key(self.seed, _SPLITS[self.split], self.epoch, i, salt=2))
         return scene_text.caption(scene["items"], scene["background"], rng, scene["original"])
 
-    def caption(self, i: int) -> str:
-        """Scene i's caption, or, for a fraction `noise` of scenes, another scene's (as scraped pairs are)."""
+    def captions(self, i: int) -> tuple[str, str | None]:
+        """Scene i's caption and its hard negative or None; for a fraction `noise` of scenes, another scene's (as
+        scraped pairs are)."""
         i = self._check(i)
         rng = random.Random(_key(self.seed, _SPLITS[self.split], self.epoch, i, salt=3))
         if self.n > 1 and rng.random() < self.config.noise:
-            return self._own_caption((i + rng.randrange(1, self.n)) % self.n)
-        return self._own_caption(i)
+            return self._own_captions((i + rng.randrange(1, self.n)) % self.n)
+        return self._own_captions(i)
+
+    def caption(self, i: int) -> str:
+        """Scene i's caption (see captions)."""
+        return self.captions(i)[0]
 
     def epoch_order(self, seed: int, epoch: int) -> list[int]:
         """A shuffled order that keeps each pair (2k, 2k + 1) together, so twins meet in one batch (an even
@@ -339,9 +205,13 @@ class FashionScenes(Dataset):
         pairs = torch.randperm((self.n + 1) // 2, generator=generator).tolist()
         return [i for k in pairs for i in (2 * k, 2 * k + 1) if i < self.n]
 
-    def __getitem__(self, i: int) -> tuple[torch.Tensor, str, int]:
+    def __getitem__(self, i: int) -> tuple:
+        """(image (3, R, R), caption, label: the category of a one-item scene, else -1), and with
+        config.hard_negatives the caption's hard negative ("" if none) as a fourth element."""
         i = self._check(i)
         scene = self.scene(i)
         image = normalize(render(scene, self.pool, self.config.resolution))
         items = scene["items"]
-        return image, self.caption(i), items[0]["category"] if len(items) == 1 else -1
+        label = items[0]["category"] if len(items) == 1 else -1
+        caption, negative = self.captions(i)
+        return (image, caption, label, negative or "") if self.config.hard_negatives else (image, caption, label)

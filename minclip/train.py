@@ -167,10 +167,16 @@ class ContrastiveStep:
         return _Towers(self.model)
 
     def loss(self, forward, batch, move) -> torch.Tensor:
-        images, captions, _ = batch
-        tokens = move(self.model.tokenize(captions, truncate=True), made_here=True)  # (B, T)
-        image_features, text_features = forward(move(images), tokens)  # (B, D) each
-        return self.loss_fn(image_features, text_features, self.model.logit_scale.exp())
+        images, captions = batch[0], batch[1]
+        negatives = [c for c in batch[3] if c] if len(batch) > 3 else []  # hard negative captions (NegCLIP)
+        if negatives and self.loss_fn is not clip_loss:
+            raise ValueError("hard negative captions are supported in one process only; train without them")
+        tokens = move(self.model.tokenize(captions + negatives, truncate=True), made_here=True)  # (B + M, T)
+        image_features, text_features = forward(move(images), tokens)  # (B, D), (B + M, D)
+        scale, n = self.model.logit_scale.exp(), len(captions)
+        if negatives:
+            return clip_loss(image_features, text_features[:n], scale, text_features[n:])
+        return self.loss_fn(image_features, text_features, scale)
 
     def after_step(self) -> None:
         clamp_logit_scale(self.model.logit_scale)

@@ -41,8 +41,8 @@ from minclip.zeroshot import encode_images, encode_texts, retrieval_recall, zero
 
 DATASETS = ("fashion-scenes", "fashion-mnist", "fashion-scenes-sample", "fashion-mnist-sample")
 # Fashion Scenes for the cpu preset: 64x64 scenes (a 2x2 grid for the attention pool; a step takes about half
-# the time of a 128x128 one) and 128,000 scenes an epoch, so TrainConfig.cpu()'s one epoch is 1,000 steps of 128
-SCENES_RESOLUTION, SCENES_PER_EPOCH = 64, 128_000
+# the time of a 128x128 one) and 153,600 scenes an epoch, so TrainConfig.cpu()'s one epoch is 1,200 steps of 128
+SCENES_RESOLUTION, SCENES_PER_EPOCH = 64, 153_600
 
 
 def model_config(preset: str, dataset: str) -> CLIPConfig:

@@ -49,6 +49,18 @@ def test_equals_naive_loop():
     assert minclip.clip_loss is clip_loss and minclip.ClipLoss is ClipLoss
 
 
+def test_hard_negatives_are_extra_columns_of_the_image_side_only():
+    image, text, scale = batch(n=5, seed=4)
+    negatives = torch.randn(3, 16, generator=torch.Generator().manual_seed(5))
+    img, txt, neg = (F.normalize(x, dim=-1) for x in (image, text, negatives))
+    all_texts = torch.cat([txt, neg])
+    loss_i = sum(-torch.log_softmax(scale * img[i] @ all_texts.t(), dim=0)[i] for i in range(5)) / 5
+    loss_t = sum(-torch.log_softmax(scale * txt[j] @ img.t(), dim=0)[j] for j in range(5)) / 5
+    torch.testing.assert_close(clip_loss(image, text, scale, negatives), (loss_i + loss_t) / 2)
+    assert clip_loss(image, text, scale, negatives) > clip_loss(image, text, scale)  # more to tell apart
+    torch.testing.assert_close(clip_loss(image, text, scale, negatives[:0]), clip_loss(image, text, scale))
+
+
 @pytest.mark.parametrize("n", [2, 10, 100])
 def test_uninformative_features_give_log_n(n):
     image = torch.ones(n, 4)  # every image equals every text: all logits equal

@@ -2,6 +2,7 @@
 
 import random
 import re
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -65,7 +66,8 @@ def test_a_relation_caption_is_true_of_its_scene():
     b = {"category": 8, "colour": "blue", "size": "small", "centre": (0.75, 0.5)}
     rng = random.Random(0)
     for _ in range(50):
-        text = scene_text.describe_relation(a, b, rng)
+        text, swapped = scene_text.describe_relation(a, b, rng)
+        assert _words(text) == _words(swapped) and text != swapped
         sneaker = min(text.find(w) for w in ("sneaker", "trainer", "shoe") if w in text)
         bag = min(text.find(w) for w in ("bag", "purse", "backpack") if w in text)
         if " right of " in text:
@@ -185,6 +187,27 @@ def test_colour_twins_keep_held_out_pairs_out():
     for i in range(400):
         for item in ds.scene(i)["items"]:
             assert (item["colour"], item["category"]) not in HELDOUT_COMBOS
+
+
+def test_hard_negatives_swap_the_items_of_relation_captions():
+    config = SceneConfig(hard_negatives=True, original=0.0, noise=0.0, twins=0.0)
+    ds = FashionScenes.sample("train", n=300, config=config)
+    plain = FashionScenes.sample("train", n=300, config=replace(config, hard_negatives=False))
+    swapped = 0
+    for i in range(300):
+        image, caption, label, negative = ds[i]
+        assert len(plain[i]) == 3 and caption == plain.caption(i) == ds.caption(i)  # the option adds, changes nothing
+        torch.testing.assert_close(image, plain[i][0])
+        if negative:  # the same words, the items swapped: the scene's own relation no longer holds
+            swapped += 1
+            agree = {"is", "are"}  # "there is a bag above jeans", "there are jeans above a bag"
+            assert [w for w in _words(negative) if w not in agree] == [w for w in _words(caption) if w not in agree]
+            assert negative != caption
+            assert any(w in caption for w in ("left", "right", "above", "below", "over", "under", "top",
+                                              "higher", "beneath"))
+    assert 15 < swapped < 150  # the relation captions of multi-item scenes, and only those
+    batch = collate([ds[i] for i in range(8)])
+    assert len(batch) == 4 and batch[3] == [ds[i][3] for i in range(8)]
 
 
 def test_noise_swaps_captions():

@@ -405,3 +405,22 @@ def test_cli_checks_every_file_before_the_first_step(tmp_path, capsys):
                    "--device", "cpu"], capsys)
     assert "--train-data: 1 of 11 images" in err and "notes.png: not a readable image" in err
     assert not (tmp_path / "run" / "last.pt").exists()
+
+
+def test_hard_negative_captions_enter_the_image_side_of_the_loss():
+    from minclip.loss import clip_loss
+    from minclip.train import ContrastiveStep
+
+    model = tiny_model()
+    step = ContrastiveStep(model)
+    images = torch.randn(4, 3, 32, 32, generator=torch.Generator().manual_seed(0))
+    captions = ["a red circle", "a blue square", "a bag above a coat", "a green triangle"]
+    negatives = ["", "", "a coat above a bag", ""]
+    with torch.no_grad():
+        loss = step.loss(step.module(), (images, captions, torch.zeros(4), negatives), lambda x, **_: x)
+        image, text = model.encode_image(images), model.encode_text(model.tokenize(captions + negatives[2:3]))
+        expected = clip_loss(image, text[:4], model.logit_scale.exp(), text[4:])
+        plain = step.loss(step.module(), (images, captions, torch.zeros(4)), lambda x, **_: x)
+    torch.testing.assert_close(loss, expected)
+    torch.testing.assert_close(plain, clip_loss(image, text[:4], model.logit_scale.exp()))
+    assert loss > plain
