@@ -149,3 +149,26 @@ def test_retrieval_recall_identity_and_shuffled():
     shuffled = retrieval_recall(x, x[torch.roll(torch.arange(20), 1)])
     assert shuffled["image_to_text_R@1"] < 1.0 and shuffled["text_to_image_R@1"] < 1.0
     assert shuffled["image_to_text_R@1"] <= shuffled["image_to_text_R@5"] <= shuffled["image_to_text_R@10"]
+
+
+# ---- scripts/measure_probes.py: zero-shot against few-shot probes, task by task (chapter 9)
+
+
+def _measure_probes():
+    import importlib.util
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[1] / "scripts" / "measure_probes.py"
+    spec = importlib.util.spec_from_file_location("measure_probes", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_shots_a_prompt_is_worth():
+    worth = _measure_probes().worth
+    shots = [1, 2, 4, 8, 16]
+    assert worth(shots, [0.5, 0.6, 0.7, 0.8, 0.9], 0.4) == 0.0  # one example per class already beats zero-shot
+    assert worth(shots, [0.5, 0.6, 0.7, 0.8, 0.9], 0.7) == 4.0  # reached exactly at 4
+    assert worth(shots, [0.5, 0.6, 0.7, 0.8, 0.9], 0.75) == pytest.approx(2 ** 2.5, abs=0.01)  # 4 to 8, in log2
+    assert worth(shots, [0.5, 0.6, 0.7, 0.8, 0.9], 0.95) is None  # never within the measured range
