@@ -9,7 +9,7 @@ images, and the suite's tasks on 300 scenes each). Compute is counted, not timed
 of one training step (forward and backward, torch.utils.flop_counter) times the steps taken; seconds are
 recorded too, for this machine.
 
-    .venv/bin/python scripts/measure_scale.py        # writes data/scale.json (needs `make data`; ~20 minutes)
+    .venv/bin/python scripts/measure_scale.py        # writes data/scale.json (needs `make data`; ~13 minutes)
 """
 
 from __future__ import annotations
