@@ -43,6 +43,7 @@ class SceneConfig:
     twin_kinds: dict[str, float] = field(default_factory=lambda: {"relation": 0.2, "position": 0.4,
                                                                   "colour": 0.4})
     hard_negatives: bool = False  # items carry each relation caption's swap, an extra negative (NegCLIP)
+    heldout_categories: tuple[int, ...] = ()  # labels never drawn in the train split: no image, no caption
     backgrounds: dict[str, float] = field(default_factory=lambda: {"black": 0.35, "white": 0.35, "grey": 0.1,
                                                                     "blue": 0.05, "yellow": 0.05, "pink": 0.05,
                                                                     "green": 0.05})
@@ -70,6 +71,10 @@ class SceneConfig:
         for colour, category in self.heldout_combos:
             if colour not in COLOURS or not 0 <= category < 10:
                 raise ValueError(f"heldout_combos: ({colour!r}, {category}) is not a (colour, category 0-9) pair")
+        self.heldout_categories = tuple(int(k) for k in self.heldout_categories)
+        if any(not 0 <= k < 10 for k in self.heldout_categories) or len(set(self.heldout_categories)) >= 10:
+            raise ValueError(f"heldout_categories: Fashion-MNIST labels 0-9, not all ten, got "
+                             f"{self.heldout_categories}")
         if self.resolution < 32:
             raise ValueError(f"resolution: at least 32 pixels, got {self.resolution}")
 

@@ -122,6 +122,9 @@ class FashionScenes(Dataset):
                              f"{tuple(self.pool.shape)} and {self.labels.shape}")
         self.split, self.n, self.seed, self.epoch = split, int(n), int(seed), 0
         self.config = config if config is not None else SceneConfig()
+        if split == "train" and self.config.heldout_categories:  # their items leave the pool: never drawn
+            keep = ~np.isin(self.labels, self.config.heldout_categories)
+            self.pool, self.labels = self.pool[torch.from_numpy(keep)], self.labels[keep]
 
     @classmethod
     def sample(cls, split: str = "test", n: int = 1000, config: SceneConfig | None = None, seed: int = 0):

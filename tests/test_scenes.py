@@ -278,3 +278,16 @@ def test_command_line_trains_on_scenes(tmp_path):
     from minclip.load import load  # the command line builds the shipped scenes model: the cpu preset at 64 px
     assert load(tmp_path / "model.safetensors")[0].config == load("fashion-scenes-cpu")[0].config
     assert load("fashion-scenes-cpu")[0].config.image_resolution == 64
+
+
+def test_heldout_categories_never_appear_in_training():
+    config = SceneConfig(heldout_categories=(5,), twins=0.3)
+    ds = FashionScenes.sample("train", n=400, config=config)
+    words = {"sandal", "sandals", "flip-flop", "flip-flops", "open-toed", "strappy"}
+    for i in range(400):
+        assert all(item["category"] != 5 for item in ds.scene(i)["items"])
+        assert not words & set(re.findall(r"[\w/-]+", ds.caption(i)))
+    test = FashionScenes.sample("test", n=400, config=config)  # evaluation scenes still show them
+    assert any(item["category"] == 5 for i in range(400) for item in test.scene(i)["items"])
+    with pytest.raises(ValueError, match="heldout_categories"):
+        SceneConfig(heldout_categories=tuple(range(10)))
