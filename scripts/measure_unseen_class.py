@@ -8,7 +8,7 @@ Fashion-MNIST test images: how often the held-out class is named, where its imag
 to the other nine classes. The record keeps each model's predictions for the held-out class's images of the
 committed sample (minclip.datasets.load_sample), so the book can show them.
 
-    .venv/bin/python scripts/measure_unseen_class.py      # writes data/unseen-class.json (~10 minutes)
+    .venv/bin/python scripts/measure_unseen_class.py      # writes data/unseen-class.json (~8 minutes)
 """
 
 from __future__ import annotations
