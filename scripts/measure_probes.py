@@ -37,7 +37,7 @@ from minclip.data import load_fashion_mnist  # noqa: E402
 from minclip.probe import few_shot_indices, probe_accuracy, train_linear_probe  # noqa: E402
 from minclip.tasks import build_tasks, evaluate_task  # noqa: E402
 from minclip.zeroshot import encode_images  # noqa: E402
-from scripts.records import git_commit, machine_name, write_record  # noqa: E402
+from scripts.records import finish_record  # noqa: E402
 
 SHOTS = (1, 2, 4, 8, 16)
 
@@ -107,19 +107,16 @@ def main() -> int:
               + " ".join(f"{k}:{100 * m:5.1f}" for k, m in zip(SHOTS, means))
               + f"  worth {k_text if k_text is not None else '>16'} per class", flush=True)
     record = {
-        "command": " ".join(["python scripts/measure_probes.py", *sys.argv[1:]]),
-        "model": args.model, "git_commit": git_commit(), "date": time.strftime("%Y-%m-%d"),
+        "model": args.model,
         "settings": {"shots": list(SHOTS), "seeds": args.seeds, "test_images_per_task": args.test_images,
                      "fashion_mnist_test_images": args.fashion_mnist_images,
                      "train_images_per_task": args.train_images, "probe": "train_linear_probe, L-BFGS, "
                      "weight_decay 1e-4, 100 steps, on normalised image features",
                      "test": "build_tasks(Fashion-MNIST test items, seed 0): the suite of the model's record",
                      "train": "build_tasks(Fashion-MNIST train items, seed 1); fashion-mnist: its first train images"},
-        "tasks": rows, "seconds": round(time.perf_counter() - started, 1),
-        "machine": {"cpu": machine_name("cpu"), "threads": args.threads, "torch": torch.__version__},
+        "tasks": rows,
     }
-    write_record(args.out, record)
-    print(f"wrote {args.out} in {record['seconds']:.0f} s")
+    finish_record(args.out, "measure_probes.py", record, started, args.threads)
     return 0
 
 

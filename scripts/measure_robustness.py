@@ -43,7 +43,7 @@ from minclip.scene_text import EVAL_FRAMES, article  # noqa: E402
 from minclip.shifts import SHIFTS, shifted  # noqa: E402
 from minclip.train import TrainConfig  # noqa: E402
 from minclip.zeroshot import encode_images, zero_shot_classifier  # noqa: E402
-from scripts.records import git_commit, machine_name, write_record  # noqa: E402
+from scripts.records import finish_record  # noqa: E402
 
 
 def images(shift: str, pool, labels, indices, resolution: int) -> torch.Tensor:
@@ -117,8 +117,6 @@ def main() -> int:
                      "effective_robustness": {s: round(e, 4) for s, e in effective.items()},
                      "mean_effective_robustness": round(sum(effective.values()) / len(shifts), 4)})
     record = {
-        "command": " ".join(["python scripts/measure_robustness.py", *sys.argv[1:]]),
-        "git_commit": git_commit(), "date": time.strftime("%Y-%m-%d"),
         "settings": {"test_images": args.test_images, "test_subset": "torch.randperm(10,000, seed 0)[:n]",
                      "shifts": list(SHIFTS), "probe_images": args.probe_images,
                      "supervised": "SupervisedBaseline(CLIPConfig.cpu(image_resolution=64)), TrainConfig.cpu(), "
@@ -126,14 +124,11 @@ def main() -> int:
                      "effective_robustness": "accuracy under shift minus original accuracy x the supervised "
                                              "model's shifted / original accuracy"},
         "models": rows, "baseline_train_seconds": round(baseline_seconds, 1),
-        "seconds": round(time.perf_counter() - started, 1),
-        "machine": {"cpu": machine_name("cpu"), "threads": args.threads, "torch": torch.__version__},
     }
-    write_record(args.out, record)
     for r in rows:
         print(f"{r['model']:24} original {100 * r['accuracy']['original']:5.1f}%  mean shifted "
               f"{100 * r['mean_shifted']:5.1f}%  effective robustness {100 * r['mean_effective_robustness']:+5.1f}")
-    print(f"wrote {args.out} in {record['seconds']:.0f} s")
+    finish_record(args.out, "measure_robustness.py", record, started, args.threads)
     return 0
 
 

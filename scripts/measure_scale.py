@@ -32,7 +32,7 @@ from minclip.model import CLIPConfig  # noqa: E402
 from minclip.scenes import FashionScenes, SceneConfig  # noqa: E402
 from minclip.tasks import build_tasks, evaluate_suite  # noqa: E402
 from minclip.train import TrainConfig, new_model, train  # noqa: E402
-from scripts.records import git_commit, machine_name, write_record  # noqa: E402
+from scripts.records import finish_record  # noqa: E402
 
 WIDTHS = (0.5, 1.0, 2.0)
 
@@ -98,17 +98,13 @@ def main() -> int:
               f"fashion-mnist {100 * last['fashion-mnist']:.1f}%, colour {100 * last['colour']:.1f}%, "
               f"{last['seconds']:.0f} s", flush=True)
     record = {
-        "command": " ".join(["python scripts/measure_scale.py", *sys.argv[1:]]),
-        "git_commit": git_commit(), "date": time.strftime("%Y-%m-%d"),
         "settings": {"widths": list(WIDTHS), "steps": args.steps, "every": args.every,
                      "train_config": train_config.to_dict(), "evaluation": "build_tasks(Fashion-MNIST test, n=300, "
                      "seed 0); fashion-mnist on 2,000 test images (torch.randperm seed 0)",
                      "seconds_include": "training and the evaluations between epochs"},
-        "runs": runs, "seconds": round(time.perf_counter() - started, 1),
-        "machine": {"cpu": machine_name("cpu"), "threads": args.threads, "torch": torch.__version__},
+        "runs": runs,
     }
-    write_record(args.out, record)
-    print(f"wrote {args.out} in {record['seconds']:.0f} s")
+    finish_record(args.out, "measure_scale.py", record, started, args.threads)
     return 0
 
 

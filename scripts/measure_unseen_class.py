@@ -30,7 +30,7 @@ from minclip.scenes import FashionScenes, SceneConfig  # noqa: E402
 from minclip.train import TrainConfig, new_model, train  # noqa: E402
 from minclip.train_cli import model_config  # noqa: E402
 from minclip.zeroshot import encode_images, zero_shot_classifier  # noqa: E402
-from scripts.records import git_commit, machine_name, write_record  # noqa: E402
+from scripts.records import finish_record  # noqa: E402
 
 NAMES = [article(c.lower()) for c in FASHION_MNIST_CLASSES]
 
@@ -81,18 +81,13 @@ def main() -> int:
         print(f"{name:9}: {NAMES[args.category]} named on {100 * r['held_class_top1']:.1f}% of its images; "
               f"other classes {100 * r['other_classes_top1']:.1f}%; {seconds:.0f} s", flush=True)
     record = {
-        "command": " ".join(["python scripts/measure_unseen_class.py", *sys.argv[1:]]),
-        "git_commit": git_commit(), "date": time.strftime("%Y-%m-%d"),
         "settings": {"category": args.category, "class_name": NAMES[args.category], "steps": args.steps,
                      "train_config": train_config.to_dict(), "test_images": args.test_images,
                      "test_subset": "torch.randperm(10,000, seed 0)[:n]", "classnames": NAMES,
                      "templates": list(EVAL_FRAMES)},
         "n_held_class_images": int((y == args.category).sum()), "runs": runs,
-        "seconds": round(time.perf_counter() - started, 1),
-        "machine": {"cpu": machine_name("cpu"), "threads": args.threads, "torch": torch.__version__},
     }
-    write_record(args.out, record)
-    print(f"wrote {args.out} in {record['seconds']:.0f} s")
+    finish_record(args.out, "measure_unseen_class.py", record, started, args.threads)
     return 0
 
 

@@ -13,6 +13,8 @@ from __future__ import annotations
 import json
 import platform
 import subprocess
+import sys
+import time
 from pathlib import Path
 
 import torch
@@ -51,3 +53,14 @@ def write_record(path: str | Path, record: dict) -> None:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(record, indent=1) + "\n")
+
+
+def finish_record(path: str | Path, script: str, record: dict, started: float, threads: int) -> dict:
+    """What every measuring script's record carries around its own figures: the command as run, the commit, the
+    date, the seconds since `started` (time.perf_counter()) and the machine. Writes the record and says where."""
+    record = {"command": " ".join([f"python scripts/{script}", *sys.argv[1:]]), "git_commit": git_commit(),
+              "date": time.strftime("%Y-%m-%d"), **record, "seconds": round(time.perf_counter() - started, 1),
+              "machine": {"cpu": machine_name("cpu"), "threads": threads, "torch": torch.__version__}}
+    write_record(path, record)
+    print(f"wrote {path} in {record['seconds']:.0f} s")
+    return record
