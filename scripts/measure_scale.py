@@ -25,14 +25,13 @@ from torch.utils.flop_counter import FlopCounterMode
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from minclip.data import load_fashion_mnist  # noqa: E402
 from minclip.datasets import collate  # noqa: E402
 from minclip.loss import clip_loss  # noqa: E402
 from minclip.model import CLIPConfig  # noqa: E402
 from minclip.scenes import FashionScenes, SceneConfig  # noqa: E402
-from minclip.tasks import build_tasks, evaluate_suite  # noqa: E402
+from minclip.tasks import evaluate_suite  # noqa: E402
 from minclip.train import TrainConfig, new_model, train  # noqa: E402
-from scripts.records import finish_record  # noqa: E402
+from scripts.records import finish_record, test_split_suite  # noqa: E402
 
 WIDTHS = (0.5, 1.0, 2.0)
 
@@ -68,9 +67,7 @@ def main() -> int:
         parser.error("--steps must be a multiple of --every")
     torch.set_num_threads(args.threads)
     started = time.perf_counter()
-    pool = tuple(torch.as_tensor(a) for a in load_fashion_mnist("test"))
-    subset = torch.randperm(len(pool[1]), generator=torch.Generator().manual_seed(0))[:2000]
-    tasks = build_tasks(pool, n=300, resolution=64, fashion_mnist=(pool[0][subset], pool[1][subset]))
+    tasks = test_split_suite(n=300, fashion_mnist_images=2000)
     train_config = TrainConfig.cpu(device="cpu", epochs=args.steps // args.every)
     runs = []
     for width in WIDTHS:

@@ -55,6 +55,17 @@ def write_record(path: str | Path, record: dict) -> None:
     path.write_text(json.dumps(record, indent=1) + "\n")
 
 
+def test_split_suite(n: int, fashion_mnist_images: int, resolution: int = 64) -> list:
+    """The zero-shot suite the training experiments evaluate on: minclip.tasks.build_tasks over Fashion-MNIST's
+    test split (seed 0), n scenes a task, and Fashion-MNIST on a fixed random subset (torch.randperm, seed 0)."""
+    from minclip.data import load_fashion_mnist
+    from minclip.tasks import build_tasks
+
+    pool = tuple(torch.as_tensor(a) for a in load_fashion_mnist("test"))
+    subset = torch.randperm(len(pool[1]), generator=torch.Generator().manual_seed(0))[:fashion_mnist_images]
+    return build_tasks(pool, n=n, resolution=resolution, fashion_mnist=(pool[0][subset], pool[1][subset]))
+
+
 def finish_record(path: str | Path, script: str, record: dict, started: float, threads: int) -> dict:
     """What every measuring script's record carries around its own figures: the command as run, the commit, the
     date, the seconds since `started` (time.perf_counter()) and the machine. Writes the record and says where."""
