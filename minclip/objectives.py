@@ -27,12 +27,18 @@ import math
 from collections.abc import Sequence
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 
 from minclip.captions import fill
 from minclip.model import CLIP
-from minclip.zeroshot import encode_images, encode_texts, zero_shot_classifier
+from minclip.zeroshot import encode_images, zero_shot_classifier
+
+
+def caption_words(tokens: torch.Tensor) -> torch.Tensor:
+    """(B, T) True at each text's own tokens: after its start token, before its end-of-text token."""
+    inside = torch.arange(tokens.shape[1], device=tokens.device)[None] < tokens.argmax(dim=-1)[:, None]
+    inside[:, 0] = False  # the start token
+    return inside
 
 
 class CaptionLM(nn.Module):
@@ -99,11 +105,8 @@ class BagOfWordsPredictor(nn.Module):
 
     def bags(self, tokens: torch.Tensor) -> torch.Tensor:
         """Token counts (B, V) of each text between its start and end-of-text tokens."""
-        eot = tokens.argmax(dim=-1)  # (B,)
-        inside = (torch.arange(tokens.shape[1], device=tokens.device)[None] < eot[:, None])
-        inside[:, 0] = False  # the start token
         counts = torch.zeros(len(tokens), self.head.out_features, device=tokens.device)
-        return counts.scatter_add_(1, tokens, inside.float())
+        return counts.scatter_add_(1, tokens, caption_words(tokens).float())
 
     def log_likelihood(self, features: torch.Tensor, tokens: torch.Tensor) -> torch.Tensor:
         """log p(bag of the text's tokens | image) (B,), each token drawn from the predicted distribution."""
@@ -124,9 +127,7 @@ class BagOfWordsCLIP(CLIP):
         return model
 
     def encode_text(self, text: torch.Tensor) -> torch.Tensor:
-        eot = text.argmax(dim=-1)  # (B,)
-        inside = torch.arange(text.shape[1], device=text.device)[None] < eot[:, None]
-        inside[:, 0] = False  # the start token
+        inside = caption_words(text)  # (B, T)
         words = self.token_embedding(text).to(self.dtype) * inside[..., None]  # (B, T, C), zero outside
         mean = words.sum(dim=1) / inside.sum(dim=1, keepdim=True).clamp(min=1)  # (B, C)
         return self.ln_final(mean) @ self.text_projection.to(mean.dtype)  # (B, D)
@@ -145,9 +146,7 @@ class CaptionLMStep:
         tokens = move(self.model.tokenize(batch[1], truncate=True), made_here=True)  # (B, context)
         logits = forward(move(batch[0]), tokens)  # (B, T, V)
         logp = self.model.token_log_probs(logits, tokens)  # (B, T-1), 0 where no token is predicted
-        predicted = (torch.arange(1, logits.shape[1], device=tokens.device)[None]
-                     <= tokens.argmax(dim=-1)[:, None]).sum()
-        return -logp.sum() / predicted
+        return -logp.sum() / tokens.argmax(dim=-1).sum()  # per predicted token: each row predicts eot of them
 
     def after_step(self) -> None:
         pass
@@ -188,14 +187,6 @@ def _pair_log_likelihood(model, features: torch.Tensor, tokens: torch.Tensor, ch
 
 
 @torch.no_grad()
-def _image_features(model, images: torch.Tensor, batch_size: int = 256) -> torch.Tensor:
-    """Unnormalised image embeddings (N, D) on the CPU (a predictive model's heads read them as they are)."""
-    device = next(model.parameters()).device
-    return torch.cat([model.encode_image(images[i:i + batch_size].to(device)).float().cpu()
-                      for i in range(0, len(images), batch_size)])
-
-
-@torch.no_grad()
 def score_classes(model, images: torch.Tensor, classnames: Sequence[str], templates: Sequence[str]) -> torch.Tensor:
     """Zero-shot scores (N, C) of images (N, 3, R, R) for classes: cosine similarity to the template-ensembled
     class embedding for CLIP; the mean over templates of log p(prompt | image) for a predictive model."""
@@ -203,7 +194,7 @@ def score_classes(model, images: torch.Tensor, classnames: Sequence[str], templa
         raise ValueError("score_classes needs images, at least one class name and one template")
     if isinstance(model, CLIP):
         return encode_images(model, images) @ zero_shot_classifier(model, classnames, templates).float().cpu()
-    features = _image_features(model, images)  # (N, D)
+    features = encode_images(model, images, normalize=False)  # (N, D)
     prompts = [fill(t, c) for c in classnames for t in templates]  # class-major: (C * K,)
     tokens = model.tokenize(prompts, truncate=True)  # (C * K, context)
     N, P = len(features), len(prompts)
@@ -217,10 +208,9 @@ def score_pairs(model, images: torch.Tensor, texts: Sequence[str], templates: Se
     if len(images) != len(texts) or len(texts) == 0:
         raise ValueError(f"score_pairs needs one text per image, got {len(images)} images and {len(texts)} texts")
     if isinstance(model, CLIP):
-        per_template = torch.stack([encode_texts(model, [fill(t, x) for x in texts]) for t in templates])
-        ensembled = F.normalize(per_template.mean(dim=0), dim=-1)  # (N, D), as zero_shot_classifier ensembles
-        return (encode_images(model, images) * ensembled).sum(dim=-1)
-    features = _image_features(model, images)
+        texts_ensembled = zero_shot_classifier(model, texts, templates).t().float().cpu()  # (N, D)
+        return (encode_images(model, images) * texts_ensembled).sum(dim=-1)
+    features = encode_images(model, images, normalize=False)
     return torch.stack([_pair_log_likelihood(model, features, model.tokenize([fill(t, x) for x in texts],
                                                                              truncate=True))
                         for t in templates]).mean(dim=0)

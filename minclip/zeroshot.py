@@ -23,11 +23,12 @@ from minclip.captions import fill
 
 
 @torch.no_grad()
-def encode_images(model, images: torch.Tensor, batch_size: int = 256) -> torch.Tensor:
-    """L2-normalised image embeddings (N, D) float32 on the CPU, of a tensor of images encoded in batches."""
+def encode_images(model, images: torch.Tensor, batch_size: int = 256, normalize: bool = True) -> torch.Tensor:
+    """L2-normalised image embeddings (N, D) float32 on the CPU, of a tensor of images encoded in batches
+    (normalize=False: as the encoder gives them, for heads that read them so, minclip.objectives)."""
     device = next(model.parameters()).device
-    out = [F.normalize(model.encode_image(images[i:i + batch_size].to(device)).float(), dim=-1).cpu()
-           for i in range(0, len(images), batch_size)]  # each (B, D)
+    out = [model.encode_image(images[i:i + batch_size].to(device)).float() for i in range(0, len(images), batch_size)]
+    out = [(F.normalize(x, dim=-1) if normalize else x).cpu() for x in out]  # each (B, D)
     if not out:
         raise ValueError("encode_images got no images")
     return torch.cat(out)
