@@ -103,9 +103,10 @@ EVAL_FRAMES = ("a photo of {}.", "a cropped photo of {}.", "a photo showing {}."
 
 def article(phrase: str) -> str:
     """The phrase with its indefinite article: "boot" -> "a boot", "overcoat" -> "an overcoat", "jeans" ->
-    "jeans" (a plural form takes none). By spelling: every word in this module is read as it is spelt."""
+    "jeans" (a plural form takes none, but "a pair of jeans" is one). By spelling: every word in this module is
+    read as it is spelt."""
     head = phrase.split()[-1] if phrase.split() else phrase
-    if phrase in PLURAL_FORM or head in PLURAL_FORM:
+    if (phrase in PLURAL_FORM or head in PLURAL_FORM) and "pair of " not in phrase:
         return phrase
     return ("an " if phrase[:1] in "aeiou" else "a ") + phrase
 

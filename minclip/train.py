@@ -2,8 +2,9 @@
 
 Follows Radford et al. 2021, section 2.5: AdamW (Loshchilov & Hutter 2017) with decoupled weight decay on all
 weights except gains and biases, a cosine learning-rate schedule (Loshchilov & Hutter 2016) after a linear
-warm-up, the learned temperature clipped at 100, and mixed precision on GPUs. Gradient clipping is an addition
-of ours (open_clip offers it too) that keeps small-batch CPU runs stable.
+warm-up, the learned temperature clipped at 100, and mixed precision on GPUs (bf16 autocast; with cpu_amp on CPUs
+that have bf16 instructions too). Gradient clipping is an addition of ours (open_clip offers it too) that keeps
+small-batch CPU runs stable.
 
 The loop knows nothing about CLIP, as minGPT's Trainer knows nothing about GPT: what a step computes is an
 objective (ContrastiveStep here, minclip.baseline's SupervisedStep for the supervised baseline) that turns a batch
@@ -64,7 +65,8 @@ class TrainConfig:
     seed: int = 0
     max_steps: int | None = None  # stop early (tests, quick looks); None: run every epoch
     device: str | None = None  # None: CUDA, then Apple MPS, then CPU
-    amp: bool = True  # bf16 autocast on CUDA
+    amp: bool = True  # bf16 autocast on CUDA (and on a CPU with cpu_amp)
+    cpu_amp: bool = False  # bf16 autocast on a CPU too, where it has bf16 instructions (cpu_has_bf16)
     compile: bool = False  # torch.compile the model (CUDA)
     num_workers: int = 0  # DataLoader worker processes preparing batches (0: in the training process)
     log_every: int = 10  # steps between points of the training curve (loss, temperature, learning rate)
@@ -95,6 +97,20 @@ def pick_device(name: str | None = None) -> torch.device:
     if getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():
         return torch.device("mps")
     return torch.device("cpu")
+
+
+def cpu_has_bf16() -> bool:
+    """Whether this CPU computes in bfloat16 natively (x86 AVX512-BF16 or AMX tiles): there autocast roughly halves
+    a step of the cpu preset; elsewhere bf16 is emulated, slower than float32, and training stays in float32."""
+    checks = ("_is_avx512_bf16_supported", "_is_amx_tile_supported")
+    return any(getattr(torch.cpu, name, lambda: False)() for name in checks)
+
+
+def uses_autocast(config: TrainConfig, device: torch.device) -> bool:
+    """Whether a step runs under bf16 autocast: on CUDA with amp, on a bf16-capable CPU with amp and cpu_amp."""
+    if not config.amp:
+        return False
+    return device.type == "cuda" or (device.type == "cpu" and config.cpu_amp and cpu_has_bf16())
 
 
 def param_groups(model: torch.nn.Module, weight_decay: float) -> list[dict]:
@@ -301,7 +317,7 @@ def train(model: torch.nn.Module, dataset, config: TrainConfig, out_dir: str | P
         forward = torch.nn.parallel.DistributedDataParallel(forward, device_ids=[device] if device.type == "cuda"
                                                              else None)
     forward = torch.compile(forward) if config.compile else forward
-    move, use_amp = _mover(device, config.num_workers), config.amp and device.type == "cuda"
+    move, use_amp = _mover(device, config.num_workers), uses_autocast(config, device)
 
     def save():
         if rank == 0 and ckpt is not None:

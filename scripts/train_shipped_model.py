@@ -6,11 +6,12 @@ Run from the repository root on a quiet machine (it needs the full Fashion-MNIST
     .venv/bin/python scripts/train_shipped_model.py --model fashion-mnist-cpu    # captions made from labels
     .venv/bin/python scripts/train_shipped_model.py --model NAME --evaluate-only # re-measure the stored weights
 
-It trains the `cpu` preset with TrainConfig.cpu() exactly as `python -m minclip.train --dataset DATASET` does
-(minclip.train_cli.build_datasets), stores the weights in float16 (half the size; every figure is measured on the
-stored weights), and writes a JSON record beside them: the command, the settings, the timings, the machine, the
-zero-shot task suite (minclip.tasks: the real Fashion-MNIST test set in the data set's own class names, colour,
-count, position, size, seen and held-out colour x category, relation binding) and plural-query precision@10.
+It trains the `cpu` preset on the cpu schedule exactly as `python -m minclip.train --dataset DATASET` does
+(minclip.train_cli.schedule and build_datasets: the scenes model in bf16 where the CPU has it), stores the
+weights in float16 (half the size; every figure is measured on the stored weights), and writes a JSON record
+beside them: the command, the settings, the timings, the machine, the zero-shot task suite (minclip.tasks: the real
+Fashion-MNIST test set in the data set's own class names, colour, count, position, size, seen and held-out
+colour x category, relation binding) and plural-query precision@10.
 """
 
 import argparse
@@ -32,14 +33,14 @@ from minclip.model import CLIP  # noqa: E402
 from minclip.resources import asset  # noqa: E402
 from minclip.scenes import FashionScenes, SceneConfig  # noqa: E402
 from minclip.tasks import build_tasks, evaluate_suite, plural_query_precision  # noqa: E402
-from minclip.train import TrainConfig, new_model, train  # noqa: E402
-from minclip.train_cli import SCENES_PER_EPOCH, build_datasets, model_config  # noqa: E402
+from minclip.train import new_model, train, uses_autocast  # noqa: E402
+from minclip.train_cli import SCENES_PER_EPOCH, build_datasets, model_config, schedule  # noqa: E402
 from minclip.zeroshot import zero_shot_classifier, zero_shot_eval  # noqa: E402
 from scripts.records import git_commit, machine_name, write_record  # noqa: E402
 
 MODELS = {"fashion-scenes-cpu": "fashion-scenes", "fashion-mnist-cpu": "fashion-mnist",
           "fashion-mnist-gpu": "fashion-mnist"}  # (the GPU model is trained by scripts/gpu_figures.py)
-CONFIG = TrainConfig.cpu(device="cpu")
+SEED = 0  # TrainConfig's default seed: the weights, the data order and the captions
 TASK_IMAGES = 1000  # images per scene task (the fashion-mnist task uses all 10,000 test images)
 
 
@@ -59,7 +60,7 @@ def suite(model) -> dict:
 def measure(model, dataset: str) -> dict:
     """Zero-shot figures of a model: the suite, and Fashion-MNIST top-1/top-5 with the prompts its training
     names (build_datasets: the scenes model with the data set's own names, the label model with its own)."""
-    _, test_set, classnames, templates = build_datasets(dataset, model.config.image_resolution, CONFIG.seed)
+    _, test_set, classnames, templates = build_datasets(dataset, model.config.image_resolution, SEED)
     loader = torch.utils.data.DataLoader(test_set, batch_size=256, collate_fn=collate)
     own = zero_shot_eval(model, loader, zero_shot_classifier(model, classnames, templates), progress=False)
     return {"zero_shot_test": {**own, "classnames": list(classnames), "templates": list(templates),
@@ -89,10 +90,11 @@ def main() -> int:
         return 0
     if args.model.endswith("-gpu"):
         parser.error(f"{args.model} is trained by scripts/gpu_figures.py on a GPU; here only --evaluate-only")
+    config = schedule("cpu", dataset, device="cpu", seed=SEED)
     started = time.perf_counter()
-    model = new_model(model_config("cpu", dataset), CONFIG.seed)
-    train_set, *_ = build_datasets(dataset, model.config.image_resolution, CONFIG.seed)
-    history = train(model, train_set, CONFIG, REPO / "runs" / args.model)
+    model = new_model(model_config("cpu", dataset), config.seed)
+    train_set, *_ = build_datasets(dataset, model.config.image_resolution, config.seed)
+    history = train(model, train_set, config, REPO / "runs" / args.model)
     train_seconds = time.perf_counter() - started
 
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -106,7 +108,8 @@ def main() -> int:
         "same_as": f"python -m minclip.train --dataset {dataset} (then stored in float16)",
         "git_commit": git_commit(),
         "model_config": model.config.to_dict(),
-        "train_config": CONFIG.to_dict(),
+        "train_config": config.to_dict(),
+        "bf16_autocast": uses_autocast(config, torch.device("cpu")),
         "tokenizer": "BPETokenizer.train(minclip/assets/captions.txt, vocab_size=2048)",
         "training_data": {"fashion-scenes": "Fashion Scenes (minclip.scenes) from the Fashion-MNIST train split, "
                                             f"{SCENES_PER_EPOCH:,} scenes, captions from minclip.scene_text",

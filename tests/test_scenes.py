@@ -46,7 +46,9 @@ def test_the_data_sets_own_label_words_are_nouns():
 
 @pytest.mark.parametrize(("phrase", "expected"), [("ankle boot", "an ankle boot"), ("overcoat", "an overcoat"),
                                                    ("jeans", "jeans"), ("red sneaker", "a red sneaker"),
-                                                   ("blue jeans", "blue jeans")])
+                                                   ("blue jeans", "blue jeans"),
+                                                   ("pair of trousers", "a pair of trousers"),
+                                                   ("red pair of trousers", "a red pair of trousers")])
 def test_article(phrase, expected):
     assert scene_text.article(phrase) == expected
 
@@ -275,6 +277,8 @@ def test_command_line_trains_on_scenes(tmp_path):
                  "--batch-size", "16", "--device", "cpu"]) == 0
     history = (tmp_path / "history.json").read_text()
     assert '"step": 2' in history and '"top1"' in history
+    from minclip.train import load_training_state  # the scenes schedule: bf16 autocast where the CPU has it
+    assert load_training_state(tmp_path / "last.pt")["train_config"]["cpu_amp"] is True
     from minclip.load import load  # the command line builds the shipped scenes model: the cpu preset at 64 px
     assert load(tmp_path / "model.safetensors")[0].config == load("fashion-scenes-cpu")[0].config
     assert load("fashion-scenes-cpu")[0].config.image_resolution == 64

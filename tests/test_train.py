@@ -181,6 +181,30 @@ def test_command_line_on_the_committed_sample(tmp_path):
         max_steps=2, batch_size=16, device="cpu").to_dict()
 
 
+def test_the_scenes_schedule_asks_for_bf16_on_a_cpu_and_the_label_schedule_does_not():
+    from minclip.train_cli import schedule
+
+    assert schedule("cpu", "fashion-scenes").cpu_amp and schedule("cpu", "fashion-scenes-sample").cpu_amp
+    assert not schedule("cpu", "fashion-mnist").cpu_amp and not schedule("gpu", "fashion-scenes").cpu_amp
+    assert not schedule("cpu", "fashion-scenes", cpu_amp=False).cpu_amp  # a flag given wins
+    assert schedule("cpu", "fashion-scenes", lr=1e-3).lr == 1e-3 and schedule("cpu", "fashion-mnist") == TrainConfig.cpu()
+
+
+@pytest.mark.parametrize("cpu_amp, amp", [(True, True), (False, True), (True, False)])
+def test_cpu_amp_trains_in_bf16_only_where_the_cpu_has_it(tmp_path, cpu_amp, amp):
+    """cpu_amp puts a CPU step under bf16 autocast when the CPU computes bf16 natively, else float32; amp=False
+    (--no-amp) turns it off. The convolutions' outputs show which precision the step ran in."""
+    from minclip.train import cpu_has_bf16, uses_autocast
+
+    config = small_config(epochs=1, max_steps=1, cpu_amp=cpu_amp, amp=amp)
+    expected = cpu_amp and amp and cpu_has_bf16()
+    assert uses_autocast(config, torch.device("cpu")) == expected
+    model, dtypes = tiny_model(), []
+    model.visual.conv1.register_forward_hook(lambda module, args, out: dtypes.append(out.dtype))
+    history = train(model, SyntheticShapes(8, resolution=32), config, None, progress=False)
+    assert dtypes == [torch.bfloat16 if expected else torch.float32] and math.isfinite(history[-1]["loss"])
+
+
 @pytest.mark.training  # scores the shipped models on the whole test set
 @pytest.mark.parametrize("name, card_top1", [("fashion-mnist-cpu", 0.88), ("fashion-mnist-gpu", 0.90)])
 def test_shipped_models(name, card_top1):
