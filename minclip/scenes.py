@@ -29,6 +29,7 @@ scripts/measure_scenes.py measures the stream: distinct captions, vocabulary, pa
 
 from __future__ import annotations
 
+import functools
 import random
 
 import numpy as np
@@ -98,6 +99,16 @@ def _key(seed: int, split: int, epoch: int, i: int, salt: int = 0) -> int:
     return (seed << 104) | (salt << 96) | (split << 88) | (epoch << 48) | i
 
 
+@functools.lru_cache(maxsize=8192)
+def _twin_kind(key: int, twins: float, kinds: tuple[tuple[str, float], ...]) -> str | None:
+    """The kind of a twin pair drawn from its key, or None (a pure function: a pair's items ask for it often)."""
+    rng = random.Random(key)
+    if rng.random() >= twins:
+        return None
+    names, weights = zip(*kinds)
+    return rng.choices(names, weights=weights)[0]
+
+
 class FashionScenes(Dataset):
     """n scenes per epoch as (image (3, R, R) normalised, caption, label); label: the category of a one-item
     scene, -1 for several items. FashionScenes.sample() draws from the committed 1,000 test images (no download).
@@ -149,11 +160,8 @@ class FashionScenes(Dataset):
         """The kind of twins scenes (2k, 2k + 1) are (a fraction `twins` of the complete pairs), or None."""
         if not self.config.twins or 2 * k + 1 >= self.n:
             return None
-        rng = random.Random(_key(self.seed, _SPLITS[self.split], self.epoch, k, salt=1))
-        if rng.random() >= self.config.twins:
-            return None
-        kinds, weights = zip(*self.config.twin_kinds.items())
-        return rng.choices(kinds, weights=weights)[0]
+        return _twin_kind(_key(self.seed, _SPLITS[self.split], self.epoch, k, salt=1), self.config.twins,
+                          tuple(self.config.twin_kinds.items()))
 
     def _base(self, i: int) -> dict:
         rng = random.Random(_key(self.seed, _SPLITS[self.split], self.epoch, i))
@@ -169,18 +177,20 @@ class FashionScenes(Dataset):
     def scene(self, i: int) -> dict:
         """What scene i shows (items, background, original look), as plain data."""
         i = self._check(i)
-        if not self.is_twin(i):
-            return self._base(i)
-        rng = random.Random(_key(self.seed, _SPLITS[self.split], self.epoch, i, salt=4))
-        return twin(self._base(i - 1), self.twin_kind(i // 2), rng, self.config, self.split)
+        return self._twin(self._base(i - 1), i) if self.is_twin(i) else self._base(i)
 
-    def _own_captions(self, i: int) -> tuple[str, str | None]:
+    def _twin(self, first: dict, i: int) -> dict:
+        """Scene i (odd, a twin) made from the first scene of its pair."""
+        rng = random.Random(_key(self.seed, _SPLITS[self.split], self.epoch, i, salt=4))
+        return twin(first, self.twin_kind(i // 2), rng, self.config, self.split)
+
+    def _own_captions(self, i: int, scene: dict | None = None) -> tuple[str, str | None]:
         """Scene i's own caption and its hard negative (scene_text.caption), or None: twins have theirs in the
-        batch already."""
-        scene = self.scene(i)
+        batch already. `scene`: scene i, where the caller has drawn it already."""
+        scene = scene if scene is not None else self.scene(i)
         kind = self.twin_kind(i // 2)
         if kind is not None:  # both twins in the same words but what tells them apart (scene_text.twin_captions)
-            first, second = self.scene(i - i % 2), self.scene(i - i % 2 + 1)
+            first, second = (scene, self._twin(scene, i + 1)) if i % 2 == 0 else (self._base(i - 1), scene)
             rng = random.Random(_key(self.seed, _SPLITS[self.split], self.epoch, i - i % 2, salt=2))
             pair = scene_text.twin_captions(first["items"], second["items"], first["background"], rng, kind)
             if pair is not None:
@@ -188,14 +198,14 @@ class FashionScenes(Dataset):
         rng = random.Random(_key(self.seed, _SPLITS[self.split], self.epoch, i, salt=2))
         return scene_text.caption(scene["items"], scene["background"], rng, scene["original"])
 
-    def captions(self, i: int) -> tuple[str, str | None]:
+    def captions(self, i: int, scene: dict | None = None) -> tuple[str, str | None]:
         """Scene i's caption and its hard negative or None; for a fraction `noise` of scenes, another scene's (as
-        scraped pairs are)."""
+        scraped pairs are). `scene`: scene i, where the caller has drawn it already."""
         i = self._check(i)
         rng = random.Random(_key(self.seed, _SPLITS[self.split], self.epoch, i, salt=3))
         if self.n > 1 and rng.random() < self.config.noise:
             return self._own_captions((i + rng.randrange(1, self.n)) % self.n)
-        return self._own_captions(i)
+        return self._own_captions(i, scene)
 
     def caption(self, i: int) -> str:
         """Scene i's caption (see captions)."""
@@ -216,5 +226,5 @@ class FashionScenes(Dataset):
         image = normalize(render(scene, self.pool, self.config.resolution))
         items = scene["items"]
         label = items[0]["category"] if len(items) == 1 else -1
-        caption, negative = self.captions(i)
+        caption, negative = self.captions(i, scene)
         return (image, caption, label, negative or "") if self.config.hard_negatives else (image, caption, label)
