@@ -187,7 +187,8 @@ def test_the_scenes_schedule_asks_for_bf16_on_a_cpu_and_the_label_schedule_does_
     assert schedule("cpu", "fashion-scenes").cpu_amp and schedule("cpu", "fashion-scenes-sample").cpu_amp
     assert not schedule("cpu", "fashion-mnist").cpu_amp and not schedule("gpu", "fashion-scenes").cpu_amp
     assert not schedule("cpu", "fashion-scenes", cpu_amp=False).cpu_amp  # a flag given wins
-    assert schedule("cpu", "fashion-scenes", lr=1e-3).lr == 1e-3 and schedule("cpu", "fashion-mnist") == TrainConfig.cpu()
+    assert schedule("cpu", "fashion-scenes", lr=1e-3).lr == 1e-3
+    assert schedule("cpu", "fashion-mnist") == TrainConfig.cpu()
 
 
 @pytest.mark.parametrize("cpu_amp, amp", [(True, True), (False, True), (True, False)])
