@@ -14,7 +14,7 @@ binding task's (two different categories side by side or one above the other; mi
    negatives on every pair: does binding appear when every batch asks for it? Scored after each round on test
    twins (the own caption against the swapped one, chance 50%) and on the suite's binding and position tasks.
 
-    .venv/bin/python scripts/measure_binding.py        # data/binding.json, about 5 minutes on two cores
+    .venv/bin/python scripts/measure_binding.py        # data/binding.json, about 4 minutes on two cores
 
 It needs Fashion-MNIST (`make data`).
 """
