@@ -1,8 +1,9 @@
 """Why relation binding stays at chance: the image encoder's capacity, or what the objective asks of it?
 
 The scenes model cannot tell "a sneaker to the left of a bag" from "a bag to the left of a sneaker" (chapter 7),
-as web-trained CLIPs cannot (Yuksekgonul et al. 2023). Three measurements on two-item scenes laid out as the
-binding task's (two different categories side by side or one above the other; minclip.scene_layout.draw_scene):
+as web-trained CLIPs cannot (Yuksekgonul et al. 2023). Three measurements on two-item scenes as training draws
+them (minclip.scene_layout.draw_scene), of two different categories side by side or one above the other, as in
+the binding task:
 
 1. read-out: a linear probe (minclip.probe) on the shipped model's frozen image embeddings, fitted on scenes of
    Fashion-MNIST train items to name the *first* item (the left or top one) and scored on scenes of test items
@@ -50,7 +51,7 @@ TWINS = SceneConfig(twins=0.95, twin_kinds={"relation": 1.0})  # relation twins 
 
 class FirstItem(torch.utils.data.Dataset):
     """Two-item scenes of two different categories: (image, "", the first item's category), the first being the
-    left or top one; a second label, the other item's category, in `.other`. Deterministic per (seed, index)."""
+    left or top one (labels() gives both items' categories). Deterministic per (seed, index)."""
 
     def __init__(self, split: str, n: int, seed: int):
         self.scenes = FashionScenes(split, n=1, config=TWO_ITEMS)  # its item pool and labels
