@@ -9,6 +9,7 @@
 #   make bench      print the tokenizer benchmark
 #   make bench-model print the model benchmark (forward+backward against open_clip; minutes)
 #   make bench-search print the demo's search benchmark (10,000 images, ms per query)
+#   make bench-cpu-amp print the CPU training benchmark (a scenes step in float32 and in bf16)
 #   make clean      remove build outputs and caches (keeps .venv; `make distclean` removes it too)
 
 PYTHON ?= python3
@@ -25,7 +26,7 @@ VOILA_ARGS := --Voila.config_file_paths=app
 PYPROJECT_SHA := $(shell $(PYTHON) -c "import hashlib; print(hashlib.sha256(open('pyproject.toml', 'rb').read()).hexdigest()[:16])")
 STAMP := $(VENV)/.installed-$(PYPROJECT_SHA)
 
-.PHONY: app test test-fast lint book lab notebooks data bench bench-model bench-search clean distclean venv
+.PHONY: app test test-fast lint book lab notebooks data bench bench-model bench-search bench-cpu-amp clean distclean venv
 
 app: venv
 	@echo ""
@@ -69,6 +70,9 @@ bench-model: venv
 
 bench-search: venv
 	$(BIN)/python benchmarks/bench_search.py
+
+bench-cpu-amp: venv
+	$(BIN)/python benchmarks/bench_cpu_amp.py
 
 venv: $(STAMP)
 
