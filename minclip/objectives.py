@@ -128,8 +128,12 @@ class BagOfWordsCLIP(CLIP):
 
     def encode_text(self, text: torch.Tensor) -> torch.Tensor:
         inside = caption_words(text)  # (B, T)
-        words = self.token_embedding(text).to(self.dtype) * inside[..., None]  # (B, T, C), zero outside
-        mean = words.sum(dim=1) / inside.sum(dim=1, keepdim=True).clamp(min=1)  # (B, C)
+        # the words in one canonical order (by token id, the rest after them), so that a caption and any
+        # reordering of it sum the same floats in the same order: equal embeddings, bit for bit
+        key = torch.where(inside, text, self.config.vocab_size).sort(dim=1).values  # (B, T)
+        inside = key < self.config.vocab_size
+        words = self.token_embedding(key.clamp(max=self.config.vocab_size - 1)).to(self.dtype) * inside[..., None]
+        mean = words.sum(dim=1) / inside.sum(dim=1, keepdim=True).clamp(min=1)  # (B, C), zero rows outside
         return self.ln_final(mean) @ self.text_projection.to(mean.dtype)  # (B, D)
 
 

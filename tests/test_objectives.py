@@ -120,7 +120,10 @@ def test_the_bag_of_words_clip_reads_words_in_any_order():
         text = model.encode_text(tokens)  # (4, D)
         words = model.token_embedding(tokens[:1, 1:4]).mean(dim=1)  # the naive mean of "a", "red", "square"
         torch.testing.assert_close(text[0], (model.ln_final(words) @ model.text_projection)[0])
-    torch.testing.assert_close(text[0], text[1])
+    assert torch.equal(text[0], text[1])  # the same words in another order: the same embedding, bit for bit
+    swaps = model.tokenize(["a big red coat to the left of a small blue bag", "a small blue bag to the left of a "
+                            "big red coat"])
+    assert torch.equal(*model.encode_text(swaps))  # binding's two captions tie: a coin toss would not be fair
     assert not torch.allclose(text[0], text[2]) and not torch.allclose(text[0], text[3])  # counts matter
     data = SyntheticShapes(64, resolution=32, seed=0)
     history = train(model, data, TrainConfig(epochs=1, batch_size=16, warmup_steps=1, max_steps=2, device="cpu"),
