@@ -39,8 +39,8 @@ def main():
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     data = FashionScenes.sample("train", n=128 * args.steps, config=SceneConfig(resolution=64))
-    weights = new_model(CLIPConfig.cpu(image_resolution=64)).state_dict()
     model = new_model(CLIPConfig.cpu(image_resolution=64))
+    weights = {name: value.clone() for name, value in model.state_dict().items()}  # each run starts from these
 
     images, captions, _ = collate([data[i] for i in range(128)])
     tokens = model.tokenize(captions, truncate=True)

@@ -42,7 +42,7 @@ from minclip.zeroshot import encode_images, encode_texts, retrieval_recall, zero
 DATASETS = ("fashion-scenes", "fashion-mnist", "fashion-scenes-sample", "fashion-mnist-sample")
 # Fashion Scenes for the cpu preset: 64x64 scenes (a 2x2 grid for the attention pool; a step takes about half
 # the time of a 128x128 one) and 256,000 scenes an epoch, so TrainConfig.cpu()'s one epoch is 2,000 steps of 128,
-# in bf16 where the CPU has it (1.8 times as fast as float32: eight minutes on two cores; see schedule)
+# in bf16 where the CPU has it (1.5 to 1.8 times as fast as float32: eight minutes on two cores; see schedule)
 SCENES_RESOLUTION, SCENES_PER_EPOCH = 64, 256_000
 
 

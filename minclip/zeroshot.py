@@ -27,8 +27,10 @@ def encode_images(model, images: torch.Tensor, batch_size: int = 256, normalize:
     """L2-normalised image embeddings (N, D) float32 on the CPU, of a tensor of images encoded in batches
     (normalize=False: as the encoder gives them, for heads that read them so, minclip.objectives)."""
     device = next(model.parameters()).device
-    out = [model.encode_image(images[i:i + batch_size].to(device)).float() for i in range(0, len(images), batch_size)]
-    out = [(F.normalize(x, dim=-1) if normalize else x).cpu() for x in out]  # each (B, D)
+    out = []
+    for i in range(0, len(images), batch_size):
+        x = model.encode_image(images[i:i + batch_size].to(device)).float()  # (B, D)
+        out.append((F.normalize(x, dim=-1) if normalize else x).cpu())  # to the CPU batch by batch
     if not out:
         raise ValueError("encode_images got no images")
     return torch.cat(out)

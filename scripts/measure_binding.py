@@ -51,11 +51,11 @@ TWINS = SceneConfig(twins=0.95, twin_kinds={"relation": 1.0})  # relation twins 
 
 class FirstItem(torch.utils.data.Dataset):
     """Two-item scenes of two different categories: (image, "", the first item's category), the first being the
-    left or top one (labels() gives both items' categories). Deterministic per (seed, index)."""
+    left or top one (drawn() gives all of them with both items' categories). Deterministic per (seed, index).
+    `items`: a FashionScenes of the split, for its item pool and labels."""
 
-    def __init__(self, split: str, n: int, seed: int):
-        self.scenes = FashionScenes(split, n=1, config=TWO_ITEMS)  # its item pool and labels
-        self.n, self.seed, self.split = n, seed, split
+    def __init__(self, items: FashionScenes, n: int, seed: int):
+        self.scenes, self.n, self.seed, self.split = items, n, seed, items.split
 
     def __len__(self) -> int:
         return self.n
@@ -67,24 +67,24 @@ class FirstItem(torch.utils.data.Dataset):
             if scene["items"][0]["category"] != scene["items"][1]["category"]:
                 return scene
 
+    def pixels(self, scene: dict) -> torch.Tensor:
+        return normalize(render(scene, self.scenes.pool, TWO_ITEMS.resolution))  # (3, R, R)
+
     def __getitem__(self, i: int) -> tuple:
         scene = self.scene(i)
-        return normalize(render(scene, self.scenes.pool, TWO_ITEMS.resolution)), "", scene["items"][0]["category"]
+        return self.pixels(scene), "", scene["items"][0]["category"]
 
-    def labels(self) -> tuple[torch.Tensor, torch.Tensor]:
-        """(first, other) categories of every scene, each (n,)."""
-        pairs = [(s["items"][0]["category"], s["items"][1]["category"]) for s in map(self.scene, range(self.n))]
-        return tuple(torch.tensor(column) for column in zip(*pairs))
+    def drawn(self) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Every scene at once: images (n, 3, R, R) and the first and the other item's categories, each (n,)."""
+        scenes = [self.scene(i) for i in range(self.n)]
+        first, other = (torch.tensor([s["items"][k]["category"] for s in scenes]) for k in (0, 1))
+        return torch.stack([self.pixels(s) for s in scenes]), first, other
 
 
 def first_of_two(logits: torch.Tensor, first: torch.Tensor, other: torch.Tensor) -> float:
     """How often the first item's category scores above the other item's: binding read out, chance 0.5."""
     rows = torch.arange(len(first))
     return (logits[rows, first] > logits[rows, other]).float().mean().item()
-
-
-def images(data: FirstItem) -> torch.Tensor:
-    return torch.stack([data[i][0] for i in range(len(data))])
 
 
 @torch.no_grad()
@@ -112,16 +112,18 @@ def main() -> int:
     started = time.perf_counter()
 
     model, _ = load("fashion-scenes-cpu", device="cpu")
-    probe_set, test_set = FirstItem("train", 3000, seed=1), FirstItem("test", 1000, seed=2)
-    (first, other), test_pixels = test_set.labels(), images(test_set)
-    probe = train_linear_probe(encode_images(model, images(probe_set)), probe_set.labels()[0], 10)
+    train_items, test_items = (FashionScenes(split, n=1, config=TWO_ITEMS) for split in ("train", "test"))
+    probe_set, test_set = FirstItem(train_items, 3000, seed=1), FirstItem(test_items, 1000, seed=2)
+    probe_pixels, probe_first, _ = probe_set.drawn()
+    test_pixels, first, other = test_set.drawn()
+    probe = train_linear_probe(encode_images(model, probe_pixels), probe_first, 10)
     readout = first_of_two(probe(encode_images(model, test_pixels)), first, other)
     print(f"read-out from the shipped embeddings: first of two {readout:.1%}", flush=True)
 
     torch.manual_seed(0)
     supervised = SupervisedBaseline(model.config, 10)
     schedule = TrainConfig.cpu(max_steps=args.supervised_steps, warmup_steps=20, cpu_amp=True, device="cpu")
-    train_supervised(supervised, FirstItem("train", 128 * args.supervised_steps, seed=3), schedule, progress=False)
+    train_supervised(supervised, FirstItem(train_items, 128 * args.supervised_steps, seed=3), schedule, progress=False)
     with torch.no_grad():
         capacity = first_of_two(supervised.eval()(test_pixels), first, other)
     print(f"the same encoder trained to name the first item: first of two {capacity:.1%}", flush=True)
