@@ -181,7 +181,7 @@ def test_command_line_on_the_committed_sample(tmp_path):
         max_steps=2, batch_size=16, device="cpu").to_dict()
 
 
-def test_the_scenes_schedule_asks_for_bf16_on_a_cpu_and_the_label_schedule_does_not():
+def test_the_scenes_schedule_asks_for_bf16_and_a_longer_warm_up_on_a_cpu_and_the_label_schedule_does_not():
     from minclip.train_cli import schedule
 
     assert schedule("cpu", "fashion-scenes").cpu_amp and schedule("cpu", "fashion-scenes-sample").cpu_amp
@@ -189,6 +189,9 @@ def test_the_scenes_schedule_asks_for_bf16_on_a_cpu_and_the_label_schedule_does_
     assert not schedule("cpu", "fashion-scenes", cpu_amp=False).cpu_amp  # a flag given wins
     assert schedule("cpu", "fashion-scenes", lr=1e-3).lr == 1e-3
     assert schedule("cpu", "fashion-mnist") == TrainConfig.cpu()
+    assert schedule("cpu", "fashion-scenes").warmup_steps == 200 > TrainConfig.cpu().warmup_steps
+    assert schedule("cpu", "fashion-scenes", warmup_steps=10).warmup_steps == 10
+    assert schedule("gpu", "fashion-scenes") == TrainConfig.gpu()
 
 
 @pytest.mark.parametrize("cpu_amp, amp", [(True, True), (False, True), (True, False)])
