@@ -41,6 +41,7 @@ from scripts.records import git_commit, machine_name, write_record  # noqa: E402
 MODELS = {"fashion-scenes-cpu": "fashion-scenes", "fashion-mnist-cpu": "fashion-mnist",
           "fashion-mnist-gpu": "fashion-mnist"}  # (the GPU model is trained by scripts/gpu_figures.py)
 SEED = 0  # TrainConfig's default seed: the weights, the data order and the captions
+PAPER_PROMPT = ("a photo of {}.",)  # the class names carry their article: "a photo of a trouser."
 TASK_IMAGES = 1000  # images per scene task (the fashion-mnist task uses all 10,000 test images)
 
 
@@ -63,8 +64,12 @@ def measure(model, dataset: str) -> dict:
     _, test_set, classnames, templates = build_datasets(dataset, model.config.image_resolution, SEED)
     loader = torch.utils.data.DataLoader(test_set, batch_size=256, collate_fn=collate)
     own = zero_shot_eval(model, loader, zero_shot_classifier(model, classnames, templates), progress=False)
-    return {"zero_shot_test": {**own, "classnames": list(classnames), "templates": list(templates),
-                               "weights": "float16 as stored"}, "suite": suite(model)}
+    figures = {"zero_shot_test": {**own, "classnames": list(classnames), "templates": list(templates),
+                                  "weights": "float16 as stored"}, "suite": suite(model)}
+    if dataset == "fashion-scenes":  # also the paper's one prompt, "a photo of a {}.", as a new user would try it
+        paper = zero_shot_eval(model, loader, zero_shot_classifier(model, classnames, PAPER_PROMPT), progress=False)
+        figures["zero_shot_paper_prompt"] = {**paper, "templates": list(PAPER_PROMPT)}
+    return figures
 
 
 def main() -> int:
