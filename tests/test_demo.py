@@ -630,10 +630,11 @@ def test_two_red_sneakers_finds_red_things_that_are_sneakers_or_pairs(scene_inde
 
 
 def test_a_bag_above_a_coat_finds_one_item_above_another(scene_index, scene_model, scenes):
-    """Most of the 8 results are two items, one above the other (chance 12%); the 28 scenes with a bag and a coat
-    rank in the better half (their median rank, at random, is about 500 of 1,000)."""
+    """At least half of the 8 results are two items, one above the other (chance 12%: one expected; four or more
+    by chance about once in 100); the 28 scenes with a bag and a coat rank in the better half (their median rank, at
+    random, is about 500 of 1,000)."""
     found = top(scene_index, scene_model, scenes, "a bag above a coat")
-    assert sum(one_above_the_other(s) for s in found) >= 5, [demo.describe_scene(s) for s in found]
+    assert sum(one_above_the_other(s) for s in found) >= 4, [demo.describe_scene(s) for s in found]
     ranked = top(scene_index, scene_model, scenes, "a bag above a coat", k=len(scenes))
     ranks = [r for r, s in enumerate(ranked) if holds(s, category=BAG) and holds(s, category=COAT)]
     assert len(ranks) == 28 and ranks[len(ranks) // 2] < 400, ranks
