@@ -14,6 +14,11 @@ the binding task:
    and its mirror image, captioned in the same words with the two items swapped; minclip.scenes), the hardest
    negatives on every pair: does binding appear when every batch asks for it? Scored after each round on test
    twins (the own caption against the swapped one, chance 50%) and on the suite's binding and position tasks.
+4. text side: for each category X, the direction text("X on the left") - text("X on the right") of the shipped
+   text encoder (the suite's frames ensembled). If it is the same for every X, the text side adds "left" to an
+   item instead of binding it: no picture can then score "a sneaker on the left" over "... on the right" and
+   "a bag on the right" over "... on the left" at once, so the image side alone has nothing to learn binding
+   from, and the other way round.
 
     .venv/bin/python scripts/measure_binding.py        # data/binding.json, about 4 minutes on two cores
 
@@ -39,8 +44,9 @@ from minclip import load  # noqa: E402
 from minclip.baseline import SupervisedBaseline, train_supervised  # noqa: E402
 from minclip.datasets import normalize  # noqa: E402
 from minclip.probe import train_linear_probe  # noqa: E402
+from minclip.scene_text import EVAL_FRAMES  # noqa: E402
 from minclip.scenes import FashionScenes, SceneConfig, draw_scene, render  # noqa: E402
-from minclip.tasks import evaluate_suite  # noqa: E402
+from minclip.tasks import ITEM_CLASSES, evaluate_suite, text_features  # noqa: E402
 from minclip.train import TrainConfig, train  # noqa: E402
 from minclip.zeroshot import encode_images  # noqa: E402
 from scripts.records import finish_record, test_split_suite  # noqa: E402
@@ -87,6 +93,19 @@ def first_of_two(logits: torch.Tensor, first: torch.Tensor, other: torch.Tensor)
     return (logits[rows, first] > logits[rows, other]).float().mean().item()
 
 
+def side_directions(model) -> dict:
+    """How alike the ten categories' left-minus-right text directions are: mean and least pairwise cosine of
+    normalised text("X on the left") - text("X on the right"); 1.0 means "left" is added to any item alike."""
+    was_training = model.training
+    model.eval()
+    left, right = (text_features(model, [f"{c} on the {side}" for c in ITEM_CLASSES], EVAL_FRAMES)
+                   for side in ("left", "right"))
+    model.train(was_training)
+    d = F.normalize(left - right, dim=-1)  # (10, D)
+    cos = (d @ d.t())[~torch.eye(len(d), dtype=torch.bool)]
+    return {"mean cosine": round(cos.mean().item(), 4), "least cosine": round(cos.min().item(), 4)}
+
+
 @torch.no_grad()
 def twin_accuracy(model, twins: list[tuple]) -> float:
     """Over test twin pairs (scene 2k and its mirror 2k + 1, captions swapped): how often an image's own caption
@@ -120,6 +139,9 @@ def main() -> int:
     readout = first_of_two(probe(encode_images(model, test_pixels)), first, other)
     print(f"read-out from the shipped embeddings: first of two {readout:.1%}", flush=True)
 
+    text_side = side_directions(model)
+    print(f"left-minus-right text directions of the ten categories: {text_side}", flush=True)
+
     torch.manual_seed(0)
     supervised = SupervisedBaseline(model.config, 10)
     schedule = TrainConfig.cpu(max_steps=args.supervised_steps, warmup_steps=20, cpu_amp=True, device="cpu")
@@ -152,6 +174,9 @@ def main() -> int:
                     "what": "linear probe on the shipped fashion-scenes-cpu image embeddings, naming the first item"},
         "capacity": {"first of two": round(capacity, 4), "steps": args.supervised_steps, "batch": 128,
                      "what": "the same image encoder from scratch, cross-entropy on the first item's category"},
+        "text side": {**text_side, "what": "pairwise cosines of the ten categories' unit directions "
+                      "text('X on the left') - text('X on the right'), the shipped text encoder, EVAL_FRAMES "
+                      "ensembled"},
         "twins": {"rounds": rounds, "test twin pairs": len(twins) // 2, "train_config": config.to_dict(),
                   "what": "the shipped model trained on, 95% of scene pairs relation twins; twins: own caption "
                           "over the swapped one on test twins; binding and position: the suite's tasks, 300 "
