@@ -42,8 +42,9 @@ from minclip.zeroshot import encode_images, encode_texts, retrieval_recall, zero
 DATASETS = ("fashion-scenes", "fashion-mnist", "fashion-scenes-sample", "fashion-mnist-sample")
 # Fashion Scenes for the cpu preset: 64x64 scenes (a 2x2 grid for the attention pool; a step takes about half
 # the time of a 128x128 one) and 307,200 scenes an epoch, so TrainConfig.cpu()'s one epoch is 2,400 steps of 128,
-# in bf16 where the CPU has it (1.5 to 1.8 times as fast as float32: about eight minutes on two cores; see
-# schedule). 2,400 steps, not 2,000: Fashion-MNIST in its own names 85.7% instead of 84.2% for seed 0
+# in bf16 where the CPU has it (1.5 to 1.8 times as fast as float32; see schedule): 451 s on two cores in the
+# shipped record, up to 739 s on a slower day (data/seeds.json). 2,400 steps, not 2,000: Fashion-MNIST in its own
+# names 85.2% to 86.0% over three seeds, against 83.9% to 84.3% with 2,000 (data/seeds.json at commit c5f4790)
 SCENES_RESOLUTION, SCENES_PER_EPOCH = 64, 307_200
 
 

@@ -8,7 +8,7 @@ table of the shipped record (scripts/train_shipped_model.py's suite: 1,000 test 
 Fashion-MNIST test images in the data set's own names, plural-query precision@10). Each run is about as long as
 training the shipped model.
 
-    .venv/bin/python scripts/measure_seeds.py --seeds 1 2 --warmups 50 200   # data/seeds.json (~25 minutes)
+    .venv/bin/python scripts/measure_seeds.py --seeds 1 2 --warmups 50 200   # data/seeds.json (~40 minutes)
     .venv/bin/python scripts/measure_seeds.py --seeds 3 --out /tmp/seed3.json  # one more seed, the shipped warm-up
 """
 
