@@ -6,7 +6,7 @@ import torch
 from minclip.datasets import load_sample
 from minclip.scene_text import EVAL_FRAMES, TRAIN_FRAMES
 from minclip.scenes import HELDOUT_COMBOS
-from minclip.tasks import CATEGORY, Task, build_tasks, evaluate_task, plural_query_precision
+from minclip.tasks import CATEGORY, ITEM_CLASSES, Task, build_tasks, evaluate_task, plural_query_precision
 
 
 @pytest.fixture(scope="module")
@@ -102,3 +102,43 @@ def test_plural_query_precision_counts_the_top_k():
 def test_task_dataclass_defaults():
     task = Task("x", torch.zeros(1, 3, 8, 8), 0.5, torch.zeros(1, dtype=torch.long), ["a"])
     assert task.kind == "classify" and task.templates == EVAL_FRAMES
+
+
+# ---- scripts/measure_binding.py's text side: does "left" bind to the item or add to any item alike?
+
+
+def _side_directions():
+    import importlib.util
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[1] / "scripts" / "measure_binding.py"
+    spec = importlib.util.spec_from_file_location("measure_binding", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.side_directions
+
+
+def _item_and_side(text: str) -> tuple[int, str]:
+    [(item, side)] = [(k, s) for k, c in enumerate(ITEM_CLASSES) for s in ("left", "right")
+                      if f"{c} on the {s}" in text]
+    return item, side
+
+
+def test_side_directions_tell_an_added_side_from_a_bound_one():
+    side_directions = _side_directions()
+    axes = torch.eye(16)  # items on axes 0-9, sides on 10 and 11: every sum has the same norm, so normalising
+    items, sides = 3 * axes[:10], {"left": axes[10], "right": axes[11]}  # keeps it a sum
+    g = torch.Generator().manual_seed(0)
+    bound = {(k, s): torch.randn(16, generator=g) for k in range(10) for s in ("left", "right")}
+
+    def added(text):  # a bag of words: the item's vector plus the side's, whatever the item
+        item, side = _item_and_side(text)
+        return items[item] + sides[side]
+
+    def conjoined(text):  # a vector of its own for each (item, side)
+        return bound[_item_and_side(text)]
+
+    alike = side_directions(LookupModel({}, added))
+    assert alike == {"mean cosine": pytest.approx(1.0, abs=1e-4), "least cosine": pytest.approx(1.0, abs=1e-4)}
+    apart = side_directions(LookupModel({}, conjoined))
+    assert abs(apart["mean cosine"]) < 0.4 and apart["least cosine"] < apart["mean cosine"]
