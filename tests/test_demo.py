@@ -640,6 +640,39 @@ def test_a_bag_above_a_coat_finds_one_item_above_another(scene_index, scene_mode
     assert len(ranks) == 28 and ranks[len(ranks) // 2] < 400, ranks
 
 
+def user_photo(grey: np.ndarray, rgb: tuple[int, int, int]) -> Image.Image:
+    """A picture drawn the way a user might make one, not the way Fashion Scenes renders: a 28x28 item enlarged
+    with Lanczos to 130 pixels, tinted by multiplying its shading (not the scenes' 0.8 + 0.2 g), off-centre on a
+    224-pixel off-white background that is none of the scenes' colours, saved and reopened as a JPEG."""
+    side, size = 130, 224
+    g = np.asarray(Image.fromarray(grey).resize((side, side), Image.LANCZOS), dtype=np.float32)[..., None] / 255
+    item = np.array(rgb, np.float32) * (0.55 + 0.45 * g)
+    alpha = np.clip(4 * g, 0, 1)
+    canvas = np.full((size, size, 3), (245, 242, 235), np.float32)
+    y0, x0 = (size - side) // 2 - 6, (size - side) // 2 + 10
+    canvas[y0:y0 + side, x0:x0 + side] = alpha * item + (1 - alpha) * canvas[y0:y0 + side, x0:x0 + side]
+    buffer = io.BytesIO()
+    Image.fromarray(canvas.astype(np.uint8)).save(buffer, "JPEG", quality=90)
+    return Image.open(io.BytesIO(buffer.getvalue())).convert("RGB")
+
+
+@pytest.mark.parametrize("category, colour, rgb", [(SNEAKER, "red", (200, 16, 46)), (BAG, "blue", (30, 70, 200))])
+def test_a_users_own_picture_is_named_by_colour_and_item(scene_model, category, colour, rgb):
+    """Twelve test-set sneakers (bags) drawn as a user's own red (blue) picture on a plain background: the items
+    preset names the item (chance 1 in 10), the colour preset the colour (1 in 11), and among all 110 colour x
+    item phrases the whole phrase, "a red sneaker", wins (1 in 110), with the paper's prompt."""
+    images, labels = load_sample()
+    photos = [user_photo(np.asarray(images[i]), rgb) for i in np.flatnonzero(np.asarray(labels) == category)[:12]]
+    items, colours = demo.preset_classes("items"), demo.preset_classes("colour")
+    phrases = [article(f"{c} {CATEGORY[k]}") for c in COLOURS for k in range(10)]  # "a red sneaker", "an orange bag"
+    want = article(f"{colour} {CATEGORY[category]}")
+    top = {name: [demo.classify(scene_model, p, classes, k=1)[0].classname for p in photos]
+           for name, classes in (("item", items), ("colour", colours), ("phrase", phrases))}
+    assert sum(t == items[category] for t in top["item"]) >= 9, top["item"]
+    assert sum(t == colours[list(COLOURS).index(colour)] for t in top["colour"]) >= 11, top["colour"]
+    assert sum(t == want for t in top["phrase"]) >= 9, top["phrase"]
+
+
 def test_colour_preset_classifies_one_item_scenes(scene_model, scenes):
     """The colour preset with the paper's prompt names the colour of one-item scenes (chance 1 in 11)."""
     ones = [i for i, s in enumerate(scenes.scenes) if len(s["items"]) == 1 and not s["original"]][:40]
