@@ -19,8 +19,12 @@ the binding task:
    item instead of binding it: no picture can then score "a sneaker on the left" over "... on the right" and
    "a bag on the right" over "... on the left" at once, so the image side alone has nothing to learn binding
    from, and the other way round.
+5. text first: the shipped model's text tower alone trained to rank a relation caption's converse ("a red
+   sneaker to the left of a blue bag" / "a blue bag to the right of a red sneaker") above its swap ("a blue bag to
+   the left of a red sneaker"), which a bag of words ranks higher, from language alone; then the image tower,
+   the text frozen, on the relation-twin stream of 3. Does binding follow once one side reads word order?
 
-    .venv/bin/python scripts/measure_binding.py        # data/binding.json, about 4 minutes on two cores
+    .venv/bin/python scripts/measure_binding.py        # data/binding.json, about 15 minutes on two cores
 
 It needs Fashion-MNIST (`make data`).
 """
@@ -44,7 +48,7 @@ from minclip import load  # noqa: E402
 from minclip.baseline import SupervisedBaseline, train_supervised  # noqa: E402
 from minclip.datasets import normalize  # noqa: E402
 from minclip.probe import train_linear_probe  # noqa: E402
-from minclip.scene_text import EVAL_FRAMES  # noqa: E402
+from minclip.scene_text import EVAL_FRAMES, describe_relation  # noqa: E402
 from minclip.scenes import FashionScenes, SceneConfig, draw_scene, render  # noqa: E402
 from minclip.tasks import ITEM_CLASSES, evaluate_suite, text_features  # noqa: E402
 from minclip.train import TrainConfig, train  # noqa: E402
@@ -106,6 +110,49 @@ def side_directions(model) -> dict:
     return {"mean cosine": round(cos.mean().item(), 4), "least cosine": round(cos.min().item(), 4)}
 
 
+def converse_triples(items: FashionScenes, rng: random.Random, n: int) -> list[tuple[str, str, str]]:
+    """n (caption, converse, swap) triples from two-item scenes of `items`' split: "a red sneaker to the left of a
+    blue bag", the same relation told from the other item in its own draw of words ("a blue bag to the right of a
+    red sneaker") and the caption with the items swapped ("a blue bag to the left of a red sneaker"). A bag of
+    words ranks the swap above the converse (it shares the relation word); only word order tells them apart."""
+    triples = []
+    while len(triples) < n:
+        a, b = rng.sample(draw_scene(rng, items.labels, TWO_ITEMS, items.split)["items"], 2)
+        pair = describe_relation(a, b, rng)
+        if pair is not None and (a["category"], a["colour"]) != (b["category"], b["colour"]):
+            triples.append((pair[0], describe_relation(b, a, rng)[0], pair[1]))
+    return triples
+
+
+def _embed(model, texts: list[str]) -> torch.Tensor:
+    return F.normalize(model.encode_text(model.tokenize(texts, truncate=True)).float(), dim=-1)  # (N, D)
+
+
+@torch.no_grad()
+def converse_over_swap(model, triples: list[tuple[str, str, str]]) -> float:
+    """How often a caption's embedding is nearer its converse than its swap (chance 50%)."""
+    e = _embed(model, [t for triple in triples for t in triple]).view(len(triples), 3, -1)  # (N, 3, D)
+    return ((e[:, 0] * e[:, 1]).sum(-1) > (e[:, 0] * e[:, 2]).sum(-1)).float().mean().item()
+
+
+def train_text_order(model, items: FashionScenes, steps: int, lr: float, seed: int = 0) -> None:
+    """The text tower alone (not the image tower, not the temperature) trained for `steps` batches of 128
+    converse_triples: each caption against the batch's converses and swaps (InfoNCE at a fixed scale of 20), its
+    own converse the target. AdamW, constant learning rate."""
+    rng = random.Random(seed)
+    params = [p for name, p in model.named_parameters() if not name.startswith("visual.") and name != "logit_scale"]
+    optimizer = torch.optim.AdamW(params, lr=lr, weight_decay=0.1)
+    model.train()
+    for _ in range(steps):
+        e = _embed(model, [t for triple in converse_triples(items, rng, 128) for t in triple]).view(128, 3, -1)
+        logits = 20.0 * e[:, 0] @ torch.cat([e[:, 1], e[:, 2]]).t()  # (128, 256): converses, then swaps
+        loss = F.cross_entropy(logits, torch.arange(128))
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+    model.eval()
+
+
 @torch.no_grad()
 def twin_accuracy(model, twins: list[tuple]) -> float:
     """Over test twin pairs (scene 2k and its mirror 2k + 1, captions swapped): how often an image's own caption
@@ -125,6 +172,8 @@ def main() -> int:
     parser.add_argument("--out", default=str(REPO / "data" / "binding.json"))
     parser.add_argument("--supervised-steps", type=int, default=400)
     parser.add_argument("--twin-steps", type=int, default=200, help="steps of each of three rounds of twins")
+    parser.add_argument("--text-steps", type=int, default=600, help="steps of the text tower alone (question 5)")
+    parser.add_argument("--text-lr", type=float, default=2e-3)
     parser.add_argument("--threads", type=int, default=2)
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
@@ -150,14 +199,15 @@ def main() -> int:
         capacity = first_of_two(supervised.eval()(test_pixels), first, other)
     print(f"the same encoder trained to name the first item: first of two {capacity:.1%}", flush=True)
 
-    tasks = [t for t in test_split_suite(300, 10) if t.name in ("binding", "position")]
+    tasks = [t for t in test_split_suite(300, 10) if t.name in ("binding", "position", "colour")]
     test_twins = FashionScenes("test", n=600, config=replace(TWINS, twins=0.99, noise=0.0), seed=5)
     twins = [test_twins[i] for i in range(600) if test_twins.twin_kind(i // 2) == "relation"]
     twins = twins[:len(twins) // 2 * 2]
 
     def scores(m) -> dict:
         tops = {r["task"]: round(r["top1"], 4) for r in evaluate_suite(m, tasks)}
-        row = {"twins": round(twin_accuracy(m, twins), 4), "binding": tops["binding"], "position": tops["position"]}
+        row = {"twins": round(twin_accuracy(m, twins), 4), "binding": tops["binding"], "position": tops["position"],
+               "colour": tops["colour"]}
         print(row, flush=True)
         return row
 
@@ -166,6 +216,21 @@ def main() -> int:
     config = TrainConfig.cpu(epochs=3, lr=1e-3, warmup_steps=20, cpu_amp=True, device="cpu")
     history = train(model, stream, config, None, progress=False, evaluate=scores)  # scores after each epoch
     rounds += [{"step": h["step"], **{key: h[key] for key in rounds[0] if key != "step"}} for h in history]
+
+    model, _ = load("fashion-scenes-cpu", device="cpu")  # 5. text first, from the shipped model again
+    held_out = converse_triples(test_items, random.Random(7), 500)
+    order = {"before": round(converse_over_swap(model, held_out), 4)}
+    train_text_order(model, train_items, args.text_steps, args.text_lr)
+    order["after"] = round(converse_over_swap(model, held_out), 4)
+    side_after = side_directions(model)
+    print(f"text tower alone, {args.text_steps} steps: converse over swap {order}, {side_after}", flush=True)
+    for name, p in model.named_parameters():
+        if not name.startswith("visual."):
+            p.requires_grad_(False)
+    text_first = [{"step": 0, **scores(model)}]
+    history = train(model, FashionScenes("train", n=128 * args.twin_steps, config=TWINS, seed=1), config, None,
+                    progress=False, evaluate=scores)
+    text_first += [{"step": h["step"], **{key: h[key] for key in rounds[0] if key != "step"}} for h in history]
 
     finish_record(args.out, "measure_binding.py", {
         "layout": "two items of different categories, side by side or one above the other "
@@ -181,6 +246,13 @@ def main() -> int:
                   "what": "the shipped model trained on, 95% of scene pairs relation twins; twins: own caption "
                           "over the swapped one on test twins; binding and position: the suite's tasks, 300 "
                           "scenes each"},
+        "text first": {"text steps": args.text_steps, "text lr": args.text_lr, "batch": 128,
+                       "converse over swap": order, "held-out triples": len(held_out), "text side after": side_after,
+                       "rounds": text_first,
+                       "what": "the shipped model's text tower alone trained to rank a relation caption's converse "
+                               "above its swap (InfoNCE over 128 captions' converses and swaps, scale 20, AdamW); "
+                               "then its image tower, the text frozen, on the relation-twin stream of 'twins', "
+                               "scored as there"},
     }, started, args.threads)
     return 0
 
