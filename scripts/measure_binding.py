@@ -24,7 +24,7 @@ the binding task:
    the left of a red sneaker"), which a bag of words ranks higher, from language alone; then the image tower,
    the text frozen, on the relation-twin stream of 3. Does binding follow once one side reads word order?
 
-    .venv/bin/python scripts/measure_binding.py        # data/binding.json, about 15 minutes on two cores
+    .venv/bin/python scripts/measure_binding.py        # data/binding.json, about 20 minutes on two cores
 
 It needs Fashion-MNIST (`make data`).
 """
@@ -172,7 +172,7 @@ def main() -> int:
     parser.add_argument("--out", default=str(REPO / "data" / "binding.json"))
     parser.add_argument("--supervised-steps", type=int, default=400)
     parser.add_argument("--twin-steps", type=int, default=200, help="steps of each of three rounds of twins")
-    parser.add_argument("--text-steps", type=int, default=600, help="steps of the text tower alone (question 5)")
+    parser.add_argument("--text-steps", type=int, default=1200, help="steps of the text tower alone (question 5)")
     parser.add_argument("--text-lr", type=float, default=2e-3)
     parser.add_argument("--threads", type=int, default=2)
     args = parser.parse_args()
