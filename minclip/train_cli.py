@@ -57,8 +57,8 @@ def model_config(preset: str, dataset: str) -> CLIPConfig:
 
 def schedule(name: str, dataset: str, **overrides) -> TrainConfig:
     """The --schedule's TrainConfig for a --dataset: on the cpu schedule Fashion Scenes trains under bf16 autocast
-    where the CPU has bf16 instructions (TrainConfig.cpu_amp), which buys its 2,400 steps in about ten minutes, and warms
-    up over 200 steps, not 50: with 50, how well a run learnt colour and category depended on its seed
+    where the CPU has bf16 instructions (TrainConfig.cpu_amp), which buys its 2,400 steps in about ten minutes,
+    and warms up over 200 steps, not 50: with 50, how well a run learnt colour and category depended on its seed
     (scripts/measure_seeds.py)."""
     scenes_on_cpu = ({"cpu_amp": True, "warmup_steps": 200} if name == "cpu" and dataset.startswith("fashion-scenes")
                      else {})
