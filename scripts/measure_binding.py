@@ -24,7 +24,7 @@ the binding task:
    the left of a red sneaker"), which a bag of words ranks higher, from language alone; then the image tower,
    the text frozen, on the relation-twin stream of 3. Does binding follow once one side reads word order?
 
-    .venv/bin/python scripts/measure_binding.py        # data/binding.json, about 20 minutes on two cores
+    .venv/bin/python scripts/measure_binding.py        # data/binding.json, about 15 minutes on two cores
 
 It needs Fashion-MNIST (`make data`).
 """
@@ -52,7 +52,7 @@ from minclip.scene_text import EVAL_FRAMES, describe_relation  # noqa: E402
 from minclip.scenes import FashionScenes, SceneConfig, draw_scene, render  # noqa: E402
 from minclip.tasks import ITEM_CLASSES, evaluate_suite, text_features  # noqa: E402
 from minclip.train import TrainConfig, train  # noqa: E402
-from minclip.zeroshot import encode_images  # noqa: E402
+from minclip.zeroshot import encode_images, encode_texts  # noqa: E402
 from scripts.records import finish_record, test_split_suite  # noqa: E402
 
 TWO_ITEMS = SceneConfig(original=0.0, counts=(0.0, 1.0), noise=0.0, twins=0.0)  # the binding task's layout
@@ -124,14 +124,10 @@ def converse_triples(items: FashionScenes, rng: random.Random, n: int) -> list[t
     return triples
 
 
-def _embed(model, texts: list[str]) -> torch.Tensor:
-    return F.normalize(model.encode_text(model.tokenize(texts, truncate=True)).float(), dim=-1)  # (N, D)
-
-
 @torch.no_grad()
 def converse_over_swap(model, triples: list[tuple[str, str, str]]) -> float:
     """How often a caption's embedding is nearer its converse than its swap (chance 50%)."""
-    e = _embed(model, [t for triple in triples for t in triple]).view(len(triples), 3, -1)  # (N, 3, D)
+    e = encode_texts(model, [t for triple in triples for t in triple]).view(len(triples), 3, -1)  # (N, 3, D)
     return ((e[:, 0] * e[:, 1]).sum(-1) > (e[:, 0] * e[:, 2]).sum(-1)).float().mean().item()
 
 
@@ -144,7 +140,8 @@ def train_text_order(model, items: FashionScenes, steps: int, lr: float, seed: i
     optimizer = torch.optim.AdamW(params, lr=lr, weight_decay=0.1)
     model.train()
     for _ in range(steps):
-        e = _embed(model, [t for triple in converse_triples(items, rng, 128) for t in triple]).view(128, 3, -1)
+        texts = [t for triple in converse_triples(items, rng, 128) for t in triple]
+        e = F.normalize(model.encode_text(model.tokenize(texts)).float(), dim=-1).view(128, 3, -1)  # (128, 3, D)
         logits = 20.0 * e[:, 0] @ torch.cat([e[:, 1], e[:, 2]]).t()  # (128, 256): converses, then swaps
         loss = F.cross_entropy(logits, torch.arange(128))
         optimizer.zero_grad()
@@ -160,7 +157,7 @@ def twin_accuracy(model, twins: list[tuple]) -> float:
     was_training = model.training
     model.eval()
     features = encode_images(model, torch.stack([t[0] for t in twins]))  # (N, D)
-    text = F.normalize(model.encode_text(model.tokenize([t[1] for t in twins], truncate=True)).float(), dim=-1)
+    text = encode_texts(model, [t[1] for t in twins])  # (N, D)
     scores = features @ text.t()  # (N, N)
     model.train(was_training)
     rows = torch.arange(len(twins))

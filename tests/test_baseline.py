@@ -1,6 +1,5 @@
 """The supervised baseline: the same image encoder as CLIP, trained on labels with the same schedule."""
 
-import importlib.util
 import json
 from pathlib import Path
 
@@ -11,6 +10,7 @@ from minclip.baseline import SupervisedBaseline, SupervisedStep, accuracy, train
 from minclip.datasets import SyntheticShapes, collate
 from minclip.model import CLIP, CLIPConfig
 from minclip.train import TrainConfig, load_training_state, train
+from tests.script_modules import load_script
 
 TINY = CLIPConfig(embed_dim=32, image_resolution=32, vision_layers=(1, 1, 1, 1), vision_width=8, vision_patch_size=None,
                   context_length=16, transformer_width=32, transformer_heads=1,
@@ -70,10 +70,7 @@ REPO = Path(__file__).resolve().parents[1]
 @pytest.fixture
 def script():
     """scripts/train_baseline.py as a module (it is run as `python scripts/train_baseline.py`, not imported)."""
-    spec = importlib.util.spec_from_file_location("train_baseline", REPO / "scripts" / "train_baseline.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_script("train_baseline")
 
 
 def test_the_script_measures_the_baseline(script):

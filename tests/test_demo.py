@@ -673,6 +673,21 @@ def test_a_users_own_picture_is_named_by_colour_and_item(scene_model, category, 
     assert sum(t == want for t in top["phrase"]) >= 9, top["phrase"]
 
 
+def test_the_label_model_names_neither_colour_nor_sneaker_in_a_users_picture(model):
+    """The contrast: the label-caption model, whose captions never named a colour (or a sneaker as "a sneaker"),
+    is near chance on the same red sneakers' item and colour, and on the blue bags' colour."""
+    images, labels = load_sample()
+    colours = demo.preset_classes("colour")
+    for category, colour, rgb, item in ((SNEAKER, "red", (200, 16, 46), True), (BAG, "blue", (30, 70, 200), False)):
+        photos = [user_photo(np.asarray(images[i]), rgb) for i in np.flatnonzero(np.asarray(labels) == category)[:12]]
+        named = [demo.classify(model, p, colours, k=1)[0].classname for p in photos]
+        assert sum(t == colours[list(COLOURS).index(colour)] for t in named) <= 2, named
+        if item:
+            items = demo.preset_classes("items")
+            named = [demo.classify(model, p, items, k=1)[0].classname for p in photos]
+            assert sum(t == items[category] for t in named) <= 2, named
+
+
 def test_colour_preset_classifies_one_item_scenes(scene_model, scenes):
     """The colour preset with the paper's prompt names the colour of one-item scenes (chance 1 in 11)."""
     ones = [i for i, s in enumerate(scenes.scenes) if len(s["items"]) == 1 and not s["original"]][:40]

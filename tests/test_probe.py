@@ -10,6 +10,7 @@ from minclip.model import CLIP, CLIPConfig
 from minclip.probe import extract_features, few_shot_indices, probe_accuracy, train_linear_probe
 from minclip.scene_text import EVAL_FRAMES
 from minclip.zeroshot import encode_images, retrieval_recall, topk_accuracy, zero_shot_classifier, zero_shot_eval
+from tests.script_modules import load_script
 
 TINY = CLIPConfig(embed_dim=32, image_resolution=32, vision_layers=(1, 1, 1, 1), vision_width=8, vision_patch_size=None,
                   context_length=16, transformer_width=32, transformer_heads=1,
@@ -154,19 +155,8 @@ def test_retrieval_recall_identity_and_shuffled():
 # ---- scripts/measure_probes.py: zero-shot against few-shot probes, task by task (chapter 9)
 
 
-def _measure_probes():
-    import importlib.util
-    from pathlib import Path
-
-    path = Path(__file__).resolve().parents[1] / "scripts" / "measure_probes.py"
-    spec = importlib.util.spec_from_file_location("measure_probes", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
 def test_shots_a_prompt_is_worth():
-    worth = _measure_probes().worth
+    worth = load_script("measure_probes").worth
     shots = [1, 2, 4, 8, 16]
     assert worth(shots, [0.5, 0.6, 0.7, 0.8, 0.9], 0.4) == 0.0  # one example per class already beats zero-shot
     assert worth(shots, [0.5, 0.6, 0.7, 0.8, 0.9], 0.7) == 4.0  # reached exactly at 4

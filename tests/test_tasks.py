@@ -7,6 +7,7 @@ from minclip.datasets import load_sample
 from minclip.scene_text import EVAL_FRAMES, TRAIN_FRAMES
 from minclip.scenes import HELDOUT_COMBOS
 from minclip.tasks import CATEGORY, ITEM_CLASSES, Task, build_tasks, evaluate_task, plural_query_precision
+from tests.script_modules import load_script
 
 
 @pytest.fixture(scope="module")
@@ -107,17 +108,6 @@ def test_task_dataclass_defaults():
 # ---- scripts/measure_binding.py's text side: does "left" bind to the item or add to any item alike?
 
 
-def _side_directions():
-    import importlib.util
-    from pathlib import Path
-
-    path = Path(__file__).resolve().parents[1] / "scripts" / "measure_binding.py"
-    spec = importlib.util.spec_from_file_location("measure_binding", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module.side_directions
-
-
 def _item_and_side(text: str) -> tuple[int, str]:
     [(item, side)] = [(k, s) for k, c in enumerate(ITEM_CLASSES) for s in ("left", "right")
                       if f"{c} on the {s}" in text]
@@ -125,7 +115,7 @@ def _item_and_side(text: str) -> tuple[int, str]:
 
 
 def test_side_directions_tell_an_added_side_from_a_bound_one():
-    side_directions = _side_directions()
+    side_directions = load_script("measure_binding").side_directions
     axes = torch.eye(16)  # items on axes 0-9, sides on 10 and 11: every sum has the same norm, so normalising
     items, sides = 3 * axes[:10], {"left": axes[10], "right": axes[11]}  # keeps it a sum
     g = torch.Generator().manual_seed(0)
