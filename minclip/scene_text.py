@@ -182,14 +182,16 @@ def _with_position(item: dict, rng: random.Random, p: float) -> str:
     return phrase
 
 
-def describe_relation(a: dict, b: dict, rng: random.Random) -> tuple[str, str] | None:
+def describe_relation(a: dict, b: dict, rng: random.Random, phrases: tuple[str, str] | None = None
+                      ) -> tuple[str, str] | None:
     """"a red sneaker to the left of a blue bag", or one of its other wordings, and the same words with the two
     items swapped ("a blue bag to the left of a red sneaker"): only the order tells them apart, so the swap is
-    the caption's hardest negative (relation twins, and NegCLIP's swapped captions). None if no relation holds."""
+    the caption's hardest negative (relation twins, and NegCLIP's swapped captions). None if no relation holds.
+    `phrases`: the two items' noun phrases, where the caller has drawn them already (default: drawn here)."""
     rel = relation(a, b)
     if rel is None:
         return None
-    first, second = noun_phrase(a, rng), noun_phrase(b, rng)
+    first, second = phrases if phrases is not None else (noun_phrase(a, rng), noun_phrase(b, rng))
     if rng.random() < 0.3:  # "a sneaker on the left and a bag on the right"
         ends = ("on the left", "on the right") if rel in ("left of", "right of") else ("at the top", "at the bottom")
         pattern = "{} " + ends[0] + " and {} " + ends[1]

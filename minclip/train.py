@@ -188,12 +188,24 @@ class ContrastiveStep:
         negatives = [c for c in batch[3] if c] if len(batch) > 3 else []  # hard negative captions (NegCLIP)
         if negatives and self.loss_fn is not clip_loss:
             raise ValueError("hard negative captions are supported in one process only; train without them")
-        tokens = move(self.model.tokenize(captions + negatives, truncate=True), made_here=True)  # (B + M, T)
-        image_features, text_features = forward(move(images), tokens)  # (B, D), (B + M, D)
-        scale, n = self.model.logit_scale.exp(), len(captions)
+        extra = self.extra_texts()
+        tokens = move(self.model.tokenize(captions + negatives + extra, truncate=True), made_here=True)  # (B+M+E, T)
+        image_features, text_features = forward(move(images), tokens)  # (B, D), (B + M + E, D)
+        scale, n, m = self.model.logit_scale.exp(), len(captions), len(negatives)
         if negatives:
-            return clip_loss(image_features, text_features[:n], scale, text_features[n:])
-        return self.loss_fn(image_features, text_features, scale)
+            loss = clip_loss(image_features, text_features[:n], scale, text_features[n:n + m])
+        else:
+            loss = self.loss_fn(image_features, text_features[:n], scale)
+        return loss + self.extra_loss(text_features[n + m:]) if extra else loss
+
+    def extra_texts(self) -> list[str]:
+        """Texts a step encodes besides the batch's captions, for a text-side term (none in CLIP's step;
+        minclip.word_order's step adds sentences): they go through the same forward pass as the captions."""
+        return []
+
+    def extra_loss(self, text_features: torch.Tensor) -> torch.Tensor:
+        """The text-side term on the embeddings of extra_texts() (E, D), added to the contrastive loss."""
+        raise NotImplementedError
 
     def after_step(self) -> None:
         clamp_logit_scale(self.model.logit_scale)
@@ -337,6 +349,8 @@ def train(model: torch.nn.Module, dataset, config: TrainConfig, out_dir: str | P
             started = time.perf_counter()
             for batch in epoch_batches(dataset, shares, config.num_workers, device.type == "cuda"):
                 mid_step = True
+                if hasattr(objective, "set_step"):  # an objective that draws data of its own, per step
+                    objective.set_step(step)
                 loss = _step(objective, forward, batch, move, optimizer, model.parameters(),
                              learning_rate(step, total, config.warmup_steps, config.lr), config, device.type, use_amp,
                              step, ckpt)

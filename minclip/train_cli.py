@@ -30,6 +30,7 @@ from minclip.model import PRESETS, CLIPConfig
 from minclip.scene_text import EVAL_FRAMES, article
 from minclip.train import (
     SCHEDULES,
+    ContrastiveStep,
     TrainConfig,
     TrainingDiverged,
     TrainingInterrupted,
@@ -37,6 +38,7 @@ from minclip.train import (
     new_model,
     train,
 )
+from minclip.word_order import WordOrderStep
 from minclip.zeroshot import encode_images, encode_texts, retrieval_recall, zero_shot_classifier, zero_shot_eval
 
 DATASETS = ("fashion-scenes", "fashion-mnist", "fashion-scenes-sample", "fashion-mnist-sample")
@@ -46,6 +48,9 @@ DATASETS = ("fashion-scenes", "fashion-mnist", "fashion-scenes-sample", "fashion
 # shipped record, up to 739 s on a slower day (data/seeds.json). 2,400 steps, not 2,000: Fashion-MNIST in its own
 # names 85.2% to 86.0% over three seeds, against 83.9% to 84.3% with 2,000 (data/seeds.json at commit c5f4790)
 SCENES_RESOLUTION, SCENES_PER_EPOCH = 64, 307_200
+# --word-order N: the text-side term of minclip.word_order, N converse triples a step, weighted WORD_ORDER_WEIGHT.
+# Off in the shipped recipe: on it, binding did not rise (data/word-order.json)
+WORD_ORDER_WEIGHT = 3.0
 
 
 def model_config(preset: str, dataset: str) -> CLIPConfig:
@@ -63,6 +68,14 @@ def schedule(name: str, dataset: str, **overrides) -> TrainConfig:
     scenes_on_cpu = ({"cpu_amp": True, "warmup_steps": 200} if name == "cpu" and dataset.startswith("fashion-scenes")
                      else {})
     return SCHEDULES[name](**{**scenes_on_cpu, **overrides})
+
+
+def objective(dataset: str, model, train_set, word_order: int = 0, seed: int = 0):
+    """What a step computes for a --dataset: on Fashion Scenes, CLIP's loss plus the word-order term over
+    `word_order` converse triples a step (minclip.word_order; 0: CLIP's loss alone), elsewhere CLIP's loss."""
+    if dataset.startswith("fashion-scenes") and word_order:
+        return WordOrderStep(model, train_set, triples=word_order, weight=WORD_ORDER_WEIGHT, seed=seed)
+    return ContrastiveStep(model)
 
 
 def build_datasets(name: str, resolution: int, seed: int):
@@ -136,6 +149,9 @@ def main(argv: list[str] | None = None) -> int:
                         help="the settings below start from TrainConfig.cpu() or TrainConfig.gpu()")
     for name, (parse, text) in _SETTINGS.items():
         parser.add_argument("--" + name.replace("_", "-"), type=parse, default=None, help=text)
+    parser.add_argument("--word-order", type=_number(int, 0, what=_COUNT), default=0, metavar="N",
+                        help="fashion-scenes: add N converse triples a step that teach the text tower word order "
+                        "(minclip.word_order; default 0: CLIP's loss alone, as the shipped model)")
     parser.add_argument("--device", default=None)
     parser.add_argument("--compile", action="store_true", default=None, help="torch.compile the model (CUDA)")
     parser.add_argument("--no-amp", dest="amp", action="store_false", default=None,
@@ -153,6 +169,9 @@ def main(argv: list[str] | None = None) -> int:
     if args.resume and not (Path(args.out) / "last.pt").is_file():
         parser.error(f"--resume: no checkpoint at {Path(args.out) / 'last.pt'}; run without --resume to start, or "
                      "point --out at the folder of the run to continue")
+    if args.word_order and (args.train_data or not args.dataset.startswith("fashion-scenes")):
+        parser.error("--word-order: the word-order sentences are Fashion Scenes' own; use it with --dataset "
+                     "fashion-scenes (or fashion-scenes-sample), or leave it out")
     if int(os.environ.get("WORLD_SIZE", "1")) > 1:  # started by torchrun: one process per GPU (or CPU worker)
         dist.init_process_group("nccl" if torch.cuda.is_available() else "gloo")
         if torch.cuda.is_available():
@@ -184,7 +203,8 @@ def main(argv: list[str] | None = None) -> int:
         return {**metrics, **retrieval_recall(encode_images(m, images), encode_texts(m, captions))}
 
     try:
-        history = train(model, train_set, config, args.out, resume=args.resume, evaluate=evaluate)
+        step = objective("" if args.train_data else args.dataset, model, train_set, args.word_order, config.seed)
+        history = train(model, train_set, config, args.out, resume=args.resume, evaluate=evaluate, objective=step)
     except TrainingInterrupted as err:  # saved; train() printed how to continue
         return 128 + err.signum  # the shell's code for a process stopped by that signal
     except TrainingDiverged as err:

@@ -48,14 +48,14 @@ from minclip import load  # noqa: E402
 from minclip.baseline import SupervisedBaseline, train_supervised  # noqa: E402
 from minclip.datasets import normalize  # noqa: E402
 from minclip.probe import train_linear_probe  # noqa: E402
-from minclip.scene_text import EVAL_FRAMES, describe_relation  # noqa: E402
+from minclip.scene_text import EVAL_FRAMES  # noqa: E402
 from minclip.scenes import FashionScenes, SceneConfig, draw_scene, render  # noqa: E402
 from minclip.tasks import ITEM_CLASSES, evaluate_suite, text_features  # noqa: E402
 from minclip.train import TrainConfig, train  # noqa: E402
+from minclip.word_order import TWO_ITEMS, converse_over_swap, converse_triples, word_order_loss  # noqa: E402
 from minclip.zeroshot import encode_images, encode_texts  # noqa: E402
 from scripts.records import finish_record, test_split_suite  # noqa: E402
 
-TWO_ITEMS = SceneConfig(original=0.0, counts=(0.0, 1.0), noise=0.0, twins=0.0)  # the binding task's layout
 TWINS = SceneConfig(twins=0.95, twin_kinds={"relation": 1.0})  # relation twins on 95% of scene pairs
 
 
@@ -110,40 +110,16 @@ def side_directions(model) -> dict:
     return {"mean cosine": round(cos.mean().item(), 4), "least cosine": round(cos.min().item(), 4)}
 
 
-def converse_triples(items: FashionScenes, rng: random.Random, n: int) -> list[tuple[str, str, str]]:
-    """n (caption, converse, swap) triples from two-item scenes of `items`' split: "a red sneaker to the left of a
-    blue bag", the same relation told from the other item in its own draw of words ("a blue bag to the right of a
-    red sneaker") and the caption with the items swapped ("a blue bag to the left of a red sneaker"). A bag of
-    words ranks the swap above the converse (it shares the relation word); only word order tells them apart."""
-    triples = []
-    while len(triples) < n:
-        a, b = rng.sample(draw_scene(rng, items.labels, TWO_ITEMS, items.split)["items"], 2)
-        pair = describe_relation(a, b, rng)
-        if pair is not None and (a["category"], a["colour"]) != (b["category"], b["colour"]):
-            triples.append((pair[0], describe_relation(b, a, rng)[0], pair[1]))
-    return triples
-
-
-@torch.no_grad()
-def converse_over_swap(model, triples: list[tuple[str, str, str]]) -> float:
-    """How often a caption's embedding is nearer its converse than its swap (chance 50%)."""
-    e = encode_texts(model, [t for triple in triples for t in triple]).view(len(triples), 3, -1)  # (N, 3, D)
-    return ((e[:, 0] * e[:, 1]).sum(-1) > (e[:, 0] * e[:, 2]).sum(-1)).float().mean().item()
-
-
 def train_text_order(model, items: FashionScenes, steps: int, lr: float, seed: int = 0) -> None:
     """The text tower alone (not the image tower, not the temperature) trained for `steps` batches of 128
-    converse_triples: each caption against the batch's converses and swaps (InfoNCE at a fixed scale of 20), its
-    own converse the target. AdamW, constant learning rate."""
+    converse triples (minclip.word_order.word_order_loss). AdamW, constant learning rate."""
     rng = random.Random(seed)
     params = [p for name, p in model.named_parameters() if not name.startswith("visual.") and name != "logit_scale"]
     optimizer = torch.optim.AdamW(params, lr=lr, weight_decay=0.1)
     model.train()
     for _ in range(steps):
-        texts = [t for triple in converse_triples(items, rng, 128) for t in triple]
-        e = F.normalize(model.encode_text(model.tokenize(texts)).float(), dim=-1).view(128, 3, -1)  # (128, 3, D)
-        logits = 20.0 * e[:, 0] @ torch.cat([e[:, 1], e[:, 2]]).t()  # (128, 256): converses, then swaps
-        loss = F.cross_entropy(logits, torch.arange(128))
+        triples = converse_triples(items.labels, items.split, rng, 128)
+        loss = word_order_loss(model.encode_text(model.tokenize([t for triple in triples for t in triple])))
         optimizer.zero_grad()
         loss.backward()
         optimizer.step()
@@ -215,7 +191,7 @@ def main() -> int:
     rounds += [{"step": h["step"], **{key: h[key] for key in rounds[0] if key != "step"}} for h in history]
 
     model, _ = load("fashion-scenes-cpu", device="cpu")  # 5. text first, from the shipped model again
-    held_out = converse_triples(test_items, random.Random(7), 500)
+    held_out = converse_triples(test_items.labels, "test", random.Random(7), 500)
     order = {"before": round(converse_over_swap(model, held_out), 4)}
     train_text_order(model, train_items, args.text_steps, args.text_lr)
     order["after"] = round(converse_over_swap(model, held_out), 4)

@@ -5,6 +5,12 @@ Run from the repository root on a quiet machine (it needs the full Fashion-MNIST
     .venv/bin/python scripts/train_shipped_model.py --model fashion-scenes-cpu   # captioned scenes (chapter 6)
     .venv/bin/python scripts/train_shipped_model.py --model fashion-mnist-cpu    # captions made from labels
     .venv/bin/python scripts/train_shipped_model.py --model NAME --evaluate-only # re-measure the stored weights
+    .venv/bin/python scripts/train_shipped_model.py --word-order 32  # the scenes recipe plus the word-order term
+
+--word-order N trains the scenes model as `python -m minclip.train --dataset fashion-scenes --word-order N` does
+(minclip.word_order: N converse triples a step teach the text tower word order). That model is not shipped: its
+weights go to runs/, its record to data/word-order.json, and it adds the text tower's word order (converse over
+swap on held-out sentences) to the figures.
 
 It trains the `cpu` preset on the cpu schedule exactly as `python -m minclip.train --dataset DATASET` does
 (minclip.train_cli.schedule and build_datasets: the scenes model in bf16 where the CPU has it), stores the
@@ -17,6 +23,7 @@ colour x category, relation binding) and plural-query precision@10.
 import argparse
 import json
 import platform
+import random
 import sys
 import time
 from pathlib import Path
@@ -34,7 +41,15 @@ from minclip.resources import asset  # noqa: E402
 from minclip.scenes import FashionScenes, SceneConfig  # noqa: E402
 from minclip.tasks import build_tasks, evaluate_suite, plural_query_precision  # noqa: E402
 from minclip.train import new_model, train, uses_autocast  # noqa: E402
-from minclip.train_cli import SCENES_PER_EPOCH, build_datasets, model_config, schedule  # noqa: E402
+from minclip.train_cli import (  # noqa: E402
+    SCENES_PER_EPOCH,
+    WORD_ORDER_WEIGHT,
+    build_datasets,
+    model_config,
+    objective,
+    schedule,
+)
+from minclip.word_order import converse_over_swap, converse_triples  # noqa: E402
 from minclip.zeroshot import zero_shot_classifier, zero_shot_eval  # noqa: E402
 from scripts.records import git_commit, machine_name, write_record  # noqa: E402
 
@@ -72,18 +87,32 @@ def measure(model, dataset: str) -> dict:
     return figures
 
 
+def text_word_order(model) -> dict:
+    """The text tower's word order: how often a caption sits nearer its converse than its swap, on 500 sentences
+    about test-split items (minclip.word_order; chance 50%, a bag of words less)."""
+    labels = torch.as_tensor(load_fashion_mnist("test")[1]).numpy()
+    triples = converse_triples(labels, "test", random.Random(7), 500)
+    return {"converse_over_swap": round(converse_over_swap(model, triples), 4), "held_out_triples": len(triples)}
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", default="fashion-scenes-cpu", choices=sorted(MODELS))
     parser.add_argument("--out", default=None, help="where the weights go (default: the shipped file)")
     parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--word-order", type=int, default=0, metavar="N",
+                        help="fashion-scenes-cpu plus N word-order triples a step (not shipped: data/word-order.json)")
     parser.add_argument("--evaluate-only", action="store_true",
                         help="re-measure the stored weights; update the JSON record beside them")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
-    out = Path(args.out) if args.out else asset(f"models/{args.model}.safetensors")
     dataset = MODELS[args.model]
-    record_path = out.with_suffix(".json")
+    if args.word_order and (dataset != "fashion-scenes" or args.evaluate_only or args.word_order < 0):
+        parser.error("--word-order N (N >= 1) trains a fashion-scenes-cpu variant; not with --evaluate-only")
+    name = f"{args.model}+word-order" if args.word_order else args.model
+    default_out = REPO / "runs" / name / "model.safetensors" if args.word_order else asset(f"models/{name}.safetensors")
+    out = Path(args.out) if args.out else default_out
+    record_path = REPO / "data" / "word-order.json" if args.word_order else out.with_suffix(".json")
     if args.evaluate_only:
         shipped, _ = load(out, device="cpu")
         record = json.loads(record_path.read_text()) if record_path.exists() else {"name": args.model}
@@ -99,18 +128,20 @@ def main() -> int:
     started = time.perf_counter()
     model = new_model(model_config("cpu", dataset), config.seed)
     train_set, *_ = build_datasets(dataset, model.config.image_resolution, config.seed)
-    history = train(model, train_set, config, REPO / "runs" / args.model)
+    history = train(model, train_set, config, REPO / "runs" / name,
+                    objective=objective(dataset, model, train_set, args.word_order, seed=config.seed))
     train_seconds = time.perf_counter() - started
 
     out.parent.mkdir(parents=True, exist_ok=True)
     half = CLIP(model.config, tokenizer=model.tokenizer)
     half.load_state_dict(model.state_dict())
-    save_checkpoint(half.half(), out, metadata={"name": args.model})
+    save_checkpoint(half.half(), out, metadata={"name": name})
     shipped, _ = load(out, device="cpu")  # the stored float16 weights, back in float32
+    word_order = f" --word-order {args.word_order}" if args.word_order else ""
     record = {
-        "name": args.model,
-        "command": f"python scripts/train_shipped_model.py --model {args.model}",
-        "same_as": f"python -m minclip.train --dataset {dataset} (then stored in float16)",
+        "name": name,
+        "command": f"python scripts/train_shipped_model.py --model {args.model}{word_order}",
+        "same_as": f"python -m minclip.train --dataset {dataset}{word_order} (then stored in float16)",
         "git_commit": git_commit(),
         "model_config": model.config.to_dict(),
         "train_config": config.to_dict(),
@@ -120,9 +151,13 @@ def main() -> int:
                                             f"{SCENES_PER_EPOCH:,} scenes, captions from minclip.scene_text",
                           "fashion-mnist": "Fashion-MNIST train split (60,000 images), captions from "
                                            "minclip.captions"}[dataset],
+        "objective": {"clip": "minclip.train.ContrastiveStep", **({"word_order": {
+            "triples_per_step": args.word_order, "weight": WORD_ORDER_WEIGHT, "what": "minclip.word_order"}}
+            if args.word_order else {})},
         "train_seconds": round(train_seconds, 1),
         "history": history,
         **measure(shipped, dataset),
+        **({"text_word_order": text_word_order(shipped)} if args.word_order else {}),
         "machine": {"cpu": machine_name("cpu"), "threads": args.threads,
                     "torch": torch.__version__, "python": platform.python_version()},
         "date": time.strftime("%Y-%m-%d"),

@@ -1,0 +1,92 @@
+"""Word order from language alone: a text-side term that teaches the text encoder who is left of whom.
+
+A contrastive model on (image, caption) pairs learns relation captions as bags of words (Yuksekgonul et al. 2023,
+"When and why vision-language models behave like bags-of-words"), and chapter 7 shows why it stays there: while
+text("a sneaker to the left of a bag") and text("a bag to the left of a sneaker") are nearly one vector, no image
+embedding can prefer one, so the image side gets no reward for binding the two items to their places, and while
+images do not bind, the text side gets none either (scripts/measure_binding.py, questions 3 and 4).
+
+Language alone can break that circle. Two sentences say the same thing when one is the other's converse: "a red
+sneaker to the left of a blue bag" and "a blue bag to the right of a red sneaker". Its swap, "a blue bag to the
+left of a red sneaker", shares more words with the caption than the converse does and says the opposite: a bag of
+words ranks it higher; only word order ranks the converse higher. `WordOrderStep` adds to each CLIP step an
+InfoNCE term over such triples (each caption against the step's converses and swaps, its own converse the target),
+as sentence encoders learn from paraphrases (SimCSE, Gao et al. 2021, uses entailment pairs and contradictions as
+positives and hard negatives in the same way). The triples are sentences only, drawn from the train split's
+categories and colours by the captions' own grammar (minclip.scene_text.describe_relation); no picture is involved.
+"""
+
+from __future__ import annotations
+
+import random
+
+import torch
+import torch.nn.functional as F
+
+from minclip.scene_layout import SceneConfig, draw_scene
+from minclip.scene_text import describe_relation, noun_phrase
+from minclip.train import ContrastiveStep
+from minclip.zeroshot import encode_texts
+
+TWO_ITEMS = SceneConfig(original=0.0, counts=(0.0, 1.0), noise=0.0, twins=0.0)  # two items, side by side or stacked
+
+
+def converse_triples(labels, split: str, rng: random.Random, n: int) -> list[tuple[str, str, str]]:
+    """n (caption, converse, swap) triples about two-item scenes drawn from `labels` (the item pool's categories)
+    of `split`: "a red sneaker to the left of a blue bag", the same relation told from the other item in its own
+    draw of words ("a blue bag to the right of a red sneaker"), and the caption with the two items swapped ("a
+    blue bag to the left of a red sneaker"). Pairs whose swap reads as the caption (two sneakers, colours unsaid)
+    are skipped."""
+    triples = []
+    while len(triples) < n:
+        a, b = rng.sample(draw_scene(rng, labels, TWO_ITEMS, split)["items"], 2)
+        phrases = (noun_phrase(a, rng), noun_phrase(b, rng))
+        pair = describe_relation(a, b, rng, phrases)
+        if pair is not None and pair[0] != pair[1]:
+            triples.append((pair[0], describe_relation(b, a, rng, phrases[::-1])[0], pair[1]))
+    return triples
+
+
+def word_order_loss(features: torch.Tensor, scale: float = 20.0) -> torch.Tensor:
+    """InfoNCE of each caption against all N converses and N swaps, its own converse the target, on the text
+    embeddings of N triples in order (caption, converse, swap, caption, ...) (3N, D), unit-normalised here, at a
+    fixed `scale` (inverse temperature)."""
+    e = F.normalize(features.float(), dim=-1).view(-1, 3, features.shape[-1])  # (N, 3, D)
+    logits = scale * e[:, 0] @ torch.cat([e[:, 1], e[:, 2]]).t()  # (N, 2N): converses, then swaps
+    return F.cross_entropy(logits, torch.arange(len(e), device=logits.device))
+
+
+@torch.no_grad()
+def converse_over_swap(model, triples: list[tuple[str, str, str]]) -> float:
+    """How often a caption's embedding is nearer its converse than its swap (chance 50%; a bag of words: less)."""
+    e = encode_texts(model, [t for triple in triples for t in triple]).view(len(triples), 3, -1)  # (N, 3, D)
+    return ((e[:, 0] * e[:, 1]).sum(-1) > (e[:, 0] * e[:, 2]).sum(-1)).float().mean().item()
+
+
+class WordOrderStep(ContrastiveStep):
+    """CLIP's step plus `weight` times word_order_loss over `triples` fresh converse triples a step, drawn from
+    the training set's item pool (`dataset.labels`, `dataset.split`). The triples of step s are a pure function of
+    (seed, s), so a resumed run draws the same ones (train() calls set_step before each step)."""
+
+    def __init__(self, model, dataset, triples: int = 32, weight: float = 1.0, seed: int = 0):
+        super().__init__(model)
+        if triples < 1 or weight <= 0:
+            raise ValueError(f"word order: triples >= 1 and weight > 0, got {triples} and {weight}")
+        self.labels, self.split = dataset.labels, dataset.split
+        self.triples, self.weight, self.seed, self.step = triples, weight, seed, 0
+        self.last = torch.tensor(float("nan"))
+
+    def set_step(self, step: int) -> None:
+        self.step = step
+
+    def extra_texts(self) -> list[str]:
+        rng = random.Random(self.seed * 1_000_003 + self.step)
+        return [t for triple in converse_triples(self.labels, self.split, rng, self.triples) for t in triple]
+
+    def extra_loss(self, text_features: torch.Tensor) -> torch.Tensor:
+        order = word_order_loss(text_features)
+        self.last = order.detach()
+        return self.weight * order
+
+    def stats(self) -> dict:
+        return {**super().stats(), "word_order_loss": self.last.item()}
