@@ -33,10 +33,10 @@ TWO_ITEMS = SceneConfig(original=0.0, counts=(0.0, 1.0), noise=0.0, twins=0.0)  
 
 def converse_triples(labels, split: str, rng: random.Random, n: int) -> list[tuple[str, str, str]]:
     """n (caption, converse, swap) triples about two-item scenes drawn from `labels` (the item pool's categories)
-    of `split`: "a red sneaker to the left of a blue bag", the same relation told from the other item in its own
-    draw of words ("a blue bag to the right of a red sneaker"), and the caption with the two items swapped ("a
-    blue bag to the left of a red sneaker"). Pairs whose swap reads as the caption (two sneakers, colours unsaid)
-    are skipped."""
+    of `split`: "a red sneaker to the left of a blue bag", the same relation told from the other item, with the
+    same noun phrases in a wording of its own ("a blue bag to the right of a red sneaker"), and the caption with
+    the two items swapped ("a blue bag to the left of a red sneaker"). Pairs whose swap reads as the caption (two
+    sneakers, colours unsaid) are skipped."""
     triples = []
     while len(triples) < n:
         a, b = rng.sample(draw_scene(rng, labels, TWO_ITEMS, split)["items"], 2)

@@ -376,6 +376,9 @@ def run_cli(args, capsys):
     (["--warmup-steps", "-1"], "argument --warmup-steps: must be a whole number of 0 or more, not -1"),
     (["--batch-size", "1001"], "--batch-size 1001 is more than the 1,000 training pairs; pick a batch size of at "
                                "most 1000"),
+    (["--word-order", "-1"], "argument --word-order: must be a whole number of 0 or more, not -1"),
+    (["--word-order", "8"], "--word-order: the word-order sentences are Fashion Scenes' own; use it with --dataset "
+                            "fashion-scenes"),
 ])
 def test_impossible_settings_are_refused_with_a_sentence(tmp_path, capsys, flags, message):
     err = run_cli(["--dataset", "fashion-mnist-sample", "--out", str(tmp_path), "--device", "cpu", *flags], capsys)
