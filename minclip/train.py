@@ -7,8 +7,8 @@ that have bf16 instructions too). Gradient clipping is an addition of ours (open
 small-batch CPU runs stable.
 
 The loop knows nothing about CLIP, as minGPT's Trainer knows nothing about GPT: what a step computes is an
-objective (ContrastiveStep here, minclip.baseline's SupervisedStep for the supervised baseline) that turns a batch
-into a loss. The command line lives in minclip.train_cli:
+objective (ContrastiveStep here, minclip.word_order's WordOrderStep with a text-side term added, minclip.baseline's
+SupervisedStep for the supervised baseline) that turns a batch into a loss. The command line lives in minclip.train_cli:
 Command line:  python -m minclip.train --preset cpu --dataset fashion-mnist --out runs/cpu  (the shipped schedule)
 On a GPU:      python -m minclip.train --schedule gpu --out runs/gpu  (TrainConfig.gpu(): 10 epochs of 256 pairs)
 Several GPUs:  torchrun --nproc-per-node 8 -m minclip.train --preset rn50 ...  (batch size is per process)
