@@ -91,7 +91,7 @@ def measure(model, dataset: str) -> dict:
 def text_word_order(model) -> dict:
     """The text tower's word order: how often a caption sits nearer its converse than its swap, on 500 sentences
     about test-split items (minclip.word_order; chance 50%, a bag of words less)."""
-    labels = torch.as_tensor(load_fashion_mnist("test")[1]).numpy()
+    labels = load_fashion_mnist("test")[1].numpy()
     triples = converse_triples(labels, "test", random.Random(7), 500)
     return {"converse_over_swap": round(converse_over_swap(model, triples), 4), "held_out_triples": len(triples)}
 

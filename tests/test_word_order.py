@@ -61,11 +61,11 @@ def two_category_world(n=1000):
                          labels=sample.labels[two.numpy()])
 
 
-def train_tiny(scenes, out=None, resume=False, seed=0, word_order=True, data=None, lr=3e-3):
+def train_tiny(scenes, out=None, resume=False, seed=0, word_order=True, data=None):
     torch.manual_seed(seed)
     model = CLIP(TINY)
     objective = WordOrderStep(model, scenes, triples=32, weight=5.0) if word_order else ContrastiveStep(model)
-    train(model, data or scenes, TrainConfig(epochs=1, batch_size=8, lr=lr, warmup_steps=10, device="cpu"), out,
+    train(model, data or scenes, TrainConfig(epochs=1, batch_size=8, lr=3e-3, warmup_steps=10, device="cpu"), out,
           resume=resume, progress=False, objective=objective)
     return model
 
