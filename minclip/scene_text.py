@@ -260,7 +260,7 @@ def describe(items: list[dict], rng: random.Random) -> tuple[str, str | None]:
     return noun_phrase(generic, rng, colour_p=0.5, size_p=0.0, count=n, generic=True), None
 
 
-def _frame(desc: str, background: str, rng: random.Random, original: bool) -> str:
+def frame_caption(desc: str, background: str, rng: random.Random, original: bool) -> str:
     """desc in a frame from TRAIN_FRAMES (ORIGINAL_FRAMES, sometimes, for the data set's look), sometimes with
     the background colour; "there is" and "there are" agree with the description's number."""
     if rng.random() < (0.15 if original else 0.25):
@@ -284,11 +284,11 @@ def _framed_pair(pair: tuple[str, str | None], background: str, rng: random.Rand
                  ) -> tuple[str, str | None]:
     """Both descriptions in one frame, with the same background words (the second may be None)."""
     state = rng.getstate()
-    first = _frame(pair[0], background, rng, original)
+    first = frame_caption(pair[0], background, rng, original)
     if pair[1] is None:
         return first, None
     rng.setstate(state)  # the same draws again: the same frame and background words
-    return first, _frame(pair[1], background, rng, original)
+    return first, frame_caption(pair[1], background, rng, original)
 
 
 def twin_captions(first: list[dict], second: list[dict], background: str, rng: random.Random,

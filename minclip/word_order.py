@@ -17,7 +17,9 @@ categories and colours by the captions' own grammar (minclip.scene_text.describe
 
 Measured, it is not enough (chapter 7; data/word-order.json against data/word-order-control.json): trained from
 scratch beside the images, the text tower learns some word order (converse over swap 33% -> 70%), binding stays
-at chance and position breaks. So `python -m minclip.train --word-order N` is an option, off by default.
+at chance and position breaks. So `python -m minclip.train --word-order N` is an option, off by default. In order
+instead of mixed it works: the text tower alone first, then both towers with this term (scripts/
+measure_binding_recipe.py, data/binding-recipe.json: binding 51% -> 88% from the shipped model).
 """
 
 from __future__ import annotations
@@ -28,26 +30,36 @@ import torch
 import torch.nn.functional as F
 
 from minclip.scene_layout import SceneConfig, draw_scene
-from minclip.scene_text import describe_relation, noun_phrase
+from minclip.scene_text import describe_relation, frame_caption, noun_phrase
 from minclip.train import ContrastiveStep
 from minclip.zeroshot import encode_texts
 
 TWO_ITEMS = SceneConfig(original=0.0, counts=(0.0, 1.0), noise=0.0, twins=0.0)  # two items, side by side or stacked
 
 
-def converse_triples(labels, split: str, rng: random.Random, n: int) -> list[tuple[str, str, str]]:
+def converse_triples(labels, split: str, rng: random.Random, n: int, framed: float = 0.0
+                     ) -> list[tuple[str, str, str]]:
     """n (caption, converse, swap) triples about two-item scenes drawn from `labels` (the item pool's categories)
     of `split`: "a red sneaker to the left of a blue bag", the same relation told from the other item, with the
     same noun phrases in a wording of its own ("a blue bag to the right of a red sneaker"), and the caption with
     the two items swapped ("a blue bag to the left of a red sneaker"). Pairs whose swap reads as the caption (two
-    sneakers, colours unsaid) are skipped."""
+    sneakers, colours unsaid) are skipped. A fraction `framed` of triples is put in one training caption frame
+    ("new in: ... with a black background"): word order learnt from bare sentences barely carries over into
+    frames (chapter 7), and captions and prompts come in frames."""
     triples = []
     while len(triples) < n:
         a, b = rng.sample(draw_scene(rng, labels, TWO_ITEMS, split)["items"], 2)
         phrases = (noun_phrase(a, rng), noun_phrase(b, rng))
         pair = describe_relation(a, b, rng, phrases)
         if pair is not None and pair[0] != pair[1]:
-            triples.append((pair[0], describe_relation(b, a, rng, phrases[::-1])[0], pair[1]))
+            triple = (pair[0], describe_relation(b, a, rng, phrases[::-1])[0], pair[1])
+            if framed and rng.random() < framed:  # all three in one frame and background phrase
+                background, state, framed_triple = rng.choice(("black", "white")), rng.getstate(), []
+                for text in triple:
+                    rng.setstate(state)  # the same draws for each: one frame, one background phrase
+                    framed_triple.append(frame_caption(text, background, rng, False))
+                triple = tuple(framed_triple)
+            triples.append(triple)
     return triples
 
 
@@ -72,12 +84,12 @@ class WordOrderStep(ContrastiveStep):
     the training set's item pool (`dataset.labels`, `dataset.split`). The triples of step s are a pure function of
     (seed, s), so a resumed run draws the same ones (train() calls set_step before each step)."""
 
-    def __init__(self, model, dataset, triples: int = 32, weight: float = 1.0, seed: int = 0):
+    def __init__(self, model, dataset, triples: int = 32, weight: float = 1.0, seed: int = 0, framed: float = 0.0):
         super().__init__(model)
         if triples < 1 or weight <= 0:
             raise ValueError(f"word order: triples >= 1 and weight > 0, got {triples} and {weight}")
         self.labels, self.split = dataset.labels, dataset.split
-        self.triples, self.weight, self.seed, self.step = triples, weight, seed, 0
+        self.triples, self.weight, self.seed, self.step, self.framed = triples, weight, seed, 0, framed
         self.last = torch.tensor(float("nan"))
 
     def set_step(self, step: int) -> None:

@@ -1,7 +1,9 @@
 """The text-side word-order term (minclip.word_order): its sentences, its loss, and training with it."""
 
 import json
+import os
 import random
+import re
 
 import pytest
 import torch
@@ -28,6 +30,21 @@ def test_a_swap_has_the_captions_words_and_a_converse_tells_the_same_relation_fr
         assert converse != swap  # the converse may repeat the caption: "on the left and ... on the right"
     relations = " ".join(c for t in triples for c in t)
     assert all(word in relations for word in ("left", "right", "above", "below"))
+
+
+def test_framed_triples_put_all_three_sentences_in_one_frame_and_keep_the_swaps_words():
+    scenes = sample_scenes()
+    bare = converse_triples(scenes.labels, "test", random.Random(3), 200)
+    assert converse_triples(scenes.labels, "test", random.Random(3), 200, framed=0.0) == bare  # off by default
+    framed = converse_triples(scenes.labels, "test", random.Random(3), 200, framed=1.0)
+    for caption, _, swap in framed:  # the same words, a frame's punctuation aside ("..., nothing else")
+        assert sorted(re.findall(r"[\w'-]+", caption)) == sorted(re.findall(r"[\w'-]+", swap)) and caption != swap
+
+    def in_one_frame(triples) -> float:  # the three share a frame: a common start and end of 6 characters or more
+        shared = [len(os.path.commonprefix(t)) + len(os.path.commonprefix([s[::-1] for s in t])) for t in triples]
+        return sum(n >= 6 for n in shared) / len(triples)
+
+    assert in_one_frame(bare) < 0.3 and in_one_frame(framed) > 0.9  # ("{} in stock", "a photo of {}." ...)
 
 
 def test_the_loss_is_low_when_captions_sit_on_their_converses_and_high_when_on_their_swaps():
