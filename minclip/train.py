@@ -207,6 +207,10 @@ class ContrastiveStep:
         """The text-side term on the embeddings of extra_texts() (E, D), added to the contrastive loss."""
         raise NotImplementedError
 
+    def settings(self) -> dict:
+        """What a checkpoint records of the objective besides its class, so that a resumed run refuses another."""
+        return {}
+
     def after_step(self) -> None:
         clamp_logit_scale(self.model.logit_scale)
 
@@ -247,14 +251,24 @@ def _mover(device: torch.device, num_workers: int):
     return move
 
 
-def _restore(ckpt: Path | None, model, optimizer, resume: bool) -> tuple[int, list[dict], list[dict]]:
+def _objective_record(objective) -> dict:
+    """What a checkpoint stores of its run's objective: its class and settings() (where it has them)."""
+    return {"class": type(objective).__name__, **getattr(objective, "settings", dict)()}
+
+
+def _restore(ckpt: Path | None, model, optimizer, resume: bool, objective) -> tuple[int, list[dict], list[dict]]:
     """(step, history, curve) to start from: zeros, or the checkpoint's after loading weights, buffers,
-    optimiser state and the random generator."""
+    optimiser state and the random generator. A checkpoint of another objective is refused."""
     if not resume:
         return 0, [], []
     if ckpt is None or not ckpt.exists():
         raise FileNotFoundError(f"--resume: no checkpoint at {ckpt}; start without --resume")
     state = load_training_state(ckpt)
+    saved = state.get("objective")  # (checkpoints from before it was recorded: not checked)
+    if saved is not None and saved != _objective_record(objective):
+        raise ValueError(f"--resume: {ckpt} was trained with {saved}, this run asks for "
+                         f"{_objective_record(objective)}; resume with the same settings (--word-order), or start "
+                         "a new run in another --out folder")
     model.load_state_dict(state["model"])
     optimizer.load_state_dict(state["optimizer"])
     torch.set_rng_state(state["torch_rng"])
@@ -324,7 +338,7 @@ def train(model: torch.nn.Module, dataset, config: TrainConfig, out_dir: str | P
         raise ValueError(f"the dataset has {len(dataset)} items, fewer than one batch of {global_batch}")
     total = config.epochs * steps_per_epoch
     total = total if config.max_steps is None else min(config.max_steps, total)
-    step, history, curve = _restore(ckpt, model, optimizer, resume)
+    step, history, curve = _restore(ckpt, model, optimizer, resume, objective)
     forward = objective.module()
     if world > 1:
         forward = torch.nn.parallel.DistributedDataParallel(forward, device_ids=[device] if device.type == "cuda"
@@ -334,7 +348,8 @@ def train(model: torch.nn.Module, dataset, config: TrainConfig, out_dir: str | P
 
     def save():
         if rank == 0 and ckpt is not None:
-            save_training_state(ckpt, model, optimizer, step, step // steps_per_epoch, config, history, curve)
+            save_training_state(ckpt, model, optimizer, step, step // steps_per_epoch, config, history, curve,
+                                _objective_record(objective))
 
     bar = tqdm(total=total, initial=step, desc="training", disable=not progress or rank != 0)
     mid_step = False  # True from a batch's forward pass to its step count: a state saved then is not whole

@@ -210,6 +210,10 @@ def main(argv: list[str] | None = None) -> int:
     except TrainingDiverged as err:
         print(f"error: {err}", file=sys.stderr)
         return 1
+    except ValueError as err:  # a --resume checkpoint that is damaged or of another objective
+        if not args.resume or not str(err).startswith(("--resume", str(Path(args.out)))):
+            raise
+        parser.error(str(err))
     if not dist.is_initialized() or dist.get_rank() == 0:
         save_checkpoint(model.cpu(), Path(args.out) / "model.safetensors",
                         metadata={"history": json.dumps(history), "train_config": json.dumps(config.to_dict())})

@@ -17,17 +17,17 @@ import torch
 
 
 def save_training_state(path: Path, model: torch.nn.Module, optimizer, step: int, epoch: int, config,
-                        history: list[dict], curve: list[dict]) -> None:
+                        history: list[dict], curve: list[dict], objective: dict | None = None) -> None:
     """Write atomically: a temporary file in the same folder, then a rename, so a crash never leaves half a file.
-    `config` is the run's minclip.train.TrainConfig. A CLIP's config and tokenizer go in too; a model without
-    them (the supervised baseline) stores None."""
+    `config` is the run's minclip.train.TrainConfig, `objective` what its objective's settings() say. A CLIP's
+    config and tokenizer go in too; a model without them (the supervised baseline) stores None."""
     tokenizer = getattr(model, "tokenizer", None)
     state = {
         "model": model.state_dict(), "optimizer": optimizer.state_dict(), "step": step, "epoch": epoch,
         "model_config": model.config.to_dict() if hasattr(model, "config") else None,
         "train_config": config.to_dict(), "history": history, "curve": curve,
         "tokenizer_merges": [list(m) for m in tokenizer.merges] if tokenizer is not None else None,
-        "torch_rng": torch.get_rng_state(),
+        "torch_rng": torch.get_rng_state(), "objective": objective,
     }
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.name + ".tmp")

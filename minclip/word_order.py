@@ -44,8 +44,8 @@ def converse_triples(labels, split: str, rng: random.Random, n: int, framed: flo
     same noun phrases in a wording of its own ("a blue bag to the right of a red sneaker"), and the caption with
     the two items swapped ("a blue bag to the left of a red sneaker"). Pairs whose swap reads as the caption (two
     sneakers, colours unsaid) are skipped. A fraction `framed` of triples is put in one training caption frame
-    ("new in: ... with a black background"): word order learnt from bare sentences barely carries over into
-    frames (chapter 7), and captions and prompts come in frames."""
+    each ("new in: ... with a black background"), as captions and prompts come: word order in frames, to measure
+    or to teach."""
     triples = []
     while len(triples) < n:
         a, b = rng.sample(draw_scene(rng, labels, TWO_ITEMS, split)["items"], 2)
@@ -88,6 +88,8 @@ class WordOrderStep(ContrastiveStep):
         super().__init__(model)
         if triples < 1 or weight <= 0:
             raise ValueError(f"word order: triples >= 1 and weight > 0, got {triples} and {weight}")
+        if not 0.0 <= framed <= 1.0:
+            raise ValueError(f"word order: framed is a fraction of the triples, in [0, 1], got {framed}")
         self.labels, self.split = dataset.labels, dataset.split
         self.triples, self.weight, self.seed, self.step, self.framed = triples, weight, seed, 0, framed
         self.last = torch.tensor(float("nan"))
@@ -97,7 +99,12 @@ class WordOrderStep(ContrastiveStep):
 
     def extra_texts(self) -> list[str]:
         rng = random.Random(self.seed * 1_000_003 + self.step)
-        return [t for triple in converse_triples(self.labels, self.split, rng, self.triples) for t in triple]
+        triples = converse_triples(self.labels, self.split, rng, self.triples, self.framed)
+        return [t for triple in triples for t in triple]
+
+    def settings(self) -> dict:
+        return {"word_order": {"triples": self.triples, "weight": self.weight, "framed": self.framed,
+                               "seed": self.seed}}
 
     def extra_loss(self, text_features: torch.Tensor) -> torch.Tensor:
         order = word_order_loss(text_features)

@@ -10,7 +10,8 @@ second stage that trains *both* towers on the ordinary scene stream brings them 
 2. both towers: `--joint-steps` steps of CLIP's loss on Fashion Scenes in which half of the scene pairs are
    twins (half of those relation twins, the rest position and colour twins) and every relation caption carries
    its swap as an extra negative (NegCLIP), plus the word-order term (minclip.word_order.WordOrderStep: 64
-   triples a step, weight 3, `--framed` of them inside training caption frames), bf16 where the CPU has it.
+   triples a step, weight 3, bare sentences; `--framed` puts a fraction in caption frames), bf16 where the CPU
+   has it.
 
 After each stage: the shipped record's figures (scripts/train_shipped_model.suite: the zero-shot task suite on
 Fashion-MNIST's test split, 1,000 scenes a task and the 10,000 real test images, and plural-query precision@10),
@@ -55,7 +56,7 @@ def main() -> int:
     parser.add_argument("--text-lr", type=float, default=2e-3)
     parser.add_argument("--joint-steps", type=int, default=1200)
     parser.add_argument("--joint-lr", type=float, default=1e-3)
-    parser.add_argument("--framed", type=float, default=0.75, help="stage 2: fraction of triples in a caption frame")
+    parser.add_argument("--framed", type=float, default=0.0, help="stage 2: fraction of triples in a caption frame")
     parser.add_argument("--threads", type=int, default=2)
     args = parser.parse_args()
     torch.set_num_threads(args.threads)

@@ -68,6 +68,12 @@ def test_word_order_step_draws_the_same_sentences_for_the_same_step_and_others_f
     assert step.extra_texts() == first
     with pytest.raises(ValueError, match="triples >= 1"):
         WordOrderStep(CLIP(TINY), scenes, triples=0)
+    framed = WordOrderStep(CLIP(TINY), scenes, triples=8, framed=1.0)
+    framed.set_step(5)
+    assert framed.extra_texts() == [t for triple in converse_triples(scenes.labels, scenes.split,
+                                                                     random.Random(5), 8, 1.0) for t in triple]
+    with pytest.raises(ValueError, match="framed is a fraction"):
+        WordOrderStep(CLIP(TINY), scenes, framed=1.5)
 
 
 def two_category_world(n=1000):
@@ -126,10 +132,29 @@ def test_a_run_with_the_term_resumes_exactly_where_it_stopped(tmp_path):
 
 
 @pytest.mark.training
-def test_the_command_line_adds_the_term_on_scenes_when_asked(tmp_path):
+def test_the_command_line_adds_the_term_on_scenes_when_asked_and_resumes_only_with_it(tmp_path, capsys):
     from minclip.train_cli import main
 
     assert main(["--dataset", "fashion-scenes-sample", "--word-order", "4", "--out", str(tmp_path), "--max-steps",
                  "2", "--batch-size", "16", "--device", "cpu"]) == 0
     history = json.loads((tmp_path / "history.json").read_text())
     assert history[-1]["step"] == 2 and 0.0 < history[-1]["word_order_loss"] < 10.0
+    with pytest.raises(SystemExit) as refused:  # resumed without the term it was trained with
+        main(["--dataset", "fashion-scenes-sample", "--out", str(tmp_path), "--max-steps", "2", "--batch-size", "16",
+              "--device", "cpu", "--resume"])
+    assert refused.value.code == 2 and "--word-order" in capsys.readouterr().err
+    (tmp_path / "bad").mkdir()
+    (tmp_path / "bad" / "last.pt").write_bytes(b"not a checkpoint")
+    with pytest.raises(SystemExit) as refused:  # a damaged checkpoint: one sentence, no traceback
+        main(["--dataset", "fashion-scenes-sample", "--out", str(tmp_path / "bad"), "--resume", "--device", "cpu"])
+    assert refused.value.code == 2 and "not a minclip training checkpoint" in capsys.readouterr().err
+
+
+@pytest.mark.training
+def test_resuming_with_another_objective_is_refused_and_names_both(tmp_path):
+    scenes = two_category_world(n=64)  # 8 steps
+    train_tiny(scenes, tmp_path)
+    with pytest.raises(ValueError, match="ContrastiveStep") as refused:
+        train_tiny(scenes, tmp_path, resume=True, word_order=False)
+    assert "WordOrderStep" in str(refused.value) and "'triples': 32" in str(refused.value)
+    train_tiny(scenes, tmp_path, resume=True)  # the same objective resumes (here: a finished run, no step left)
