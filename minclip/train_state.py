@@ -19,7 +19,7 @@ import torch
 def save_training_state(path: Path, model: torch.nn.Module, optimizer, step: int, epoch: int, config,
                         history: list[dict], curve: list[dict], objective: dict | None = None) -> None:
     """Write atomically: a temporary file in the same folder, then a rename, so a crash never leaves half a file.
-    `config` is the run's minclip.train.TrainConfig, `objective` what its objective's settings() say. A CLIP's
+    `config` is the run's minclip.train.TrainConfig, `objective` the run's objective (class and settings). A CLIP's
     config and tokenizer go in too; a model without them (the supervised baseline) stores None."""
     tokenizer = getattr(model, "tokenizer", None)
     state = {
