@@ -34,6 +34,7 @@ from minclip.model import CLIP, OPENAI_VOCAB_SIZE, CLIPConfig
 from minclip.resources import asset
 from minclip.tokenizer import BPETokenizer
 from minclip.train_state import (  # noqa: F401 (re-exported: the appendix and the CLI read them from here)
+    CheckpointError,
     _StopOnSignal,
     check_output_folder,
     load_training_state,
@@ -266,9 +267,9 @@ def _restore(ckpt: Path | None, model, optimizer, resume: bool, objective) -> tu
     state = load_training_state(ckpt)
     saved = state.get("objective")  # (checkpoints from before it was recorded: not checked)
     if saved is not None and saved != _objective_record(objective):
-        raise ValueError(f"--resume: {ckpt} was trained with {saved}, this run asks for "
-                         f"{_objective_record(objective)}; resume with the same settings (--word-order), or start "
-                         "a new run in another --out folder")
+        raise CheckpointError(f"--resume: {ckpt} was trained with {saved}, this run asks for "
+                              f"{_objective_record(objective)}; resume with the same settings (--word-order), or "
+                              "start a new run in another --out folder")
     model.load_state_dict(state["model"])
     optimizer.load_state_dict(state["optimizer"])
     torch.set_rng_state(state["torch_rng"])

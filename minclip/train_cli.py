@@ -30,6 +30,7 @@ from minclip.model import PRESETS, CLIPConfig
 from minclip.scene_text import EVAL_FRAMES, article
 from minclip.train import (
     SCHEDULES,
+    CheckpointError,
     ContrastiveStep,
     TrainConfig,
     TrainingDiverged,
@@ -210,9 +211,7 @@ def main(argv: list[str] | None = None) -> int:
     except TrainingDiverged as err:
         print(f"error: {err}", file=sys.stderr)
         return 1
-    except ValueError as err:  # a --resume checkpoint that is damaged or of another objective
-        if not args.resume or not str(err).startswith(("--resume", str(Path(args.out)))):
-            raise
+    except CheckpointError as err:  # --resume: a damaged checkpoint, or one of another objective
         parser.error(str(err))
     if not dist.is_initialized() or dist.get_rank() == 0:
         save_checkpoint(model.cpu(), Path(args.out) / "model.safetensors",

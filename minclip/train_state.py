@@ -16,6 +16,10 @@ from pathlib import Path
 import torch
 
 
+class CheckpointError(ValueError):
+    """A checkpoint that cannot be resumed: damaged, foreign, or of another objective. The message says what to do."""
+
+
 def save_training_state(path: Path, model: torch.nn.Module, optimizer, step: int, epoch: int, config,
                         history: list[dict], curve: list[dict], objective: dict | None = None) -> None:
     """Write atomically: a temporary file in the same folder, then a rename, so a crash never leaves half a file.
@@ -78,5 +82,5 @@ def load_training_state(path: Path) -> dict:
     try:
         return torch.load(path, map_location="cpu", weights_only=True)
     except Exception as err:  # noqa: BLE001 (a damaged or foreign file fails in many ways)
-        raise ValueError(f"{path}: not a minclip training checkpoint ({type(err).__name__}); "
+        raise CheckpointError(f"{path}: not a minclip training checkpoint ({type(err).__name__}); "
                          "start without --resume or point --out at another folder") from None

@@ -110,16 +110,15 @@ def side_directions(model) -> dict:
     return {"mean cosine": round(cos.mean().item(), 4), "least cosine": round(cos.min().item(), 4)}
 
 
-def train_text_order(model, items: FashionScenes, steps: int, lr: float, seed: int = 0, framed: float = 0.0) -> None:
+def train_text_order(model, items: FashionScenes, steps: int, lr: float, seed: int = 0) -> None:
     """The text tower alone (not the image tower, not the temperature) trained for `steps` batches of 128
-    converse triples (minclip.word_order.word_order_loss; a fraction `framed` in caption frames). AdamW, constant
-    learning rate."""
+    converse triples (minclip.word_order.word_order_loss). AdamW, constant learning rate."""
     rng = random.Random(seed)
     params = [p for name, p in model.named_parameters() if not name.startswith("visual.") and name != "logit_scale"]
     optimizer = torch.optim.AdamW(params, lr=lr, weight_decay=0.1)
     model.train()
     for _ in range(steps):
-        triples = converse_triples(items.labels, items.split, rng, 128, framed)
+        triples = converse_triples(items.labels, items.split, rng, 128)
         tokens = model.tokenize([t for triple in triples for t in triple], truncate=True)  # (384, T)
         loss = word_order_loss(model.encode_text(tokens))
         optimizer.zero_grad()

@@ -75,7 +75,6 @@ def main() -> int:
         return row
 
     model, _ = load("fashion-scenes-cpu", device="cpu")
-    model = model.float()
     stages = {"shipped": scores(model, "shipped", 0.0)}
 
     clock = time.perf_counter()
