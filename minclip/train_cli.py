@@ -4,6 +4,8 @@
     python -m minclip.train --schedule gpu --out runs/gpu                         (TrainConfig.gpu())
     torchrun --nproc-per-node 8 -m minclip.train --preset rn50 ...                (batch size is per process)
     python -m minclip.train --train-data PATH                                      (your own images)
+    python -m minclip.train --dataset fashion-scenes --text-steps 600 --word-order 32 --scenes binding
+                                                    (language first: the text tower learns word order, chapter 7)
 
 Every setting is checked (numbers, the output folder, every image file, the batch size against the data) before
 any training step is spent; errors are one sentence saying what to change.
@@ -37,9 +39,11 @@ from minclip.train import (
     TrainingInterrupted,
     check_output_folder,
     new_model,
+    pick_device,
     train,
+    uses_autocast,
 )
-from minclip.word_order import WordOrderStep
+from minclip.word_order import WordOrderStep, teach_word_order
 from minclip.zeroshot import encode_images, encode_texts, retrieval_recall, zero_shot_classifier, zero_shot_eval
 
 DATASETS = ("fashion-scenes", "fashion-mnist", "fashion-scenes-sample", "fashion-mnist-sample")
@@ -50,8 +54,10 @@ DATASETS = ("fashion-scenes", "fashion-mnist", "fashion-scenes-sample", "fashion
 # names 85.2% to 86.0% over three seeds, against 83.9% to 84.3% with 2,000 (data/seeds.json at commit c5f4790)
 SCENES_RESOLUTION, SCENES_PER_EPOCH = 64, 307_200
 # --word-order N: the text-side term of minclip.word_order, N converse triples a step, weighted WORD_ORDER_WEIGHT.
-# Off in the shipped recipe: on it, binding did not rise (data/word-order.json)
+# Off in the shipped recipe: on it alone, binding did not rise (data/word-order.json)
 WORD_ORDER_WEIGHT = 3.0
+# --scenes: which Fashion Scenes stream trains (SceneConfig's presets); "binding" has more twins and hard negatives
+SCENE_STREAMS = {"shipped": scenes.SceneConfig, "binding": scenes.SceneConfig.binding}
 
 
 def model_config(preset: str, dataset: str) -> CLIPConfig:
@@ -79,20 +85,29 @@ def objective(dataset: str, model, train_set, word_order: int = 0, seed: int = 0
     return ContrastiveStep(model)
 
 
-def build_datasets(name: str, resolution: int, seed: int):
-    """(train set, Fashion-MNIST test set, class prompts, templates) for a --dataset name. The scenes model is
-    scored with the data set's own class names and prompt frames its captions never used; the label-caption
-    model with its own names and templates (chapter 7). "-sample" variants use the committed 1,000 images."""
+def build_datasets(name: str, resolution: int, seed: int, stream: str = "shipped"):
+    """(train set, Fashion-MNIST test set, class prompts, templates) for a --dataset name (Fashion Scenes from the
+    SCENE_STREAMS preset `stream`). The scenes model is scored with the data set's own class names and prompt
+    frames its captions never used; the label-caption model with its own names and templates (chapter 7).
+    "-sample" variants use the committed 1,000 images."""
     sample = name.endswith("-sample")
     test_set = (datasets.FashionMNISTPairs.sample(resolution=resolution, seed=seed) if sample
                 else datasets.FashionMNISTPairs("test", resolution=resolution, seed=seed))
     if name.startswith("fashion-scenes"):
-        config = scenes.SceneConfig(resolution=resolution)
+        config = SCENE_STREAMS[stream](resolution=resolution)
         train_set = (scenes.FashionScenes.sample("train", n=1000, config=config, seed=seed) if sample
                      else scenes.FashionScenes("train", n=SCENES_PER_EPOCH, config=config, seed=seed))
         return train_set, test_set, [article(c.lower()) for c in FASHION_MNIST_CLASSES], EVAL_FRAMES
     train_set = test_set if sample else datasets.FashionMNISTPairs("train", resolution=resolution, seed=seed)
     return train_set, test_set, CLASSNAMES, EVAL_TEMPLATES
+
+
+def text_first(model, train_set, steps: int, config: TrainConfig, progress: bool = True) -> None:
+    """--text-steps: before CLIP's steps, the text tower alone learns word order from `steps` batches of 128
+    converse triples (minclip.word_order.teach_word_order: seeded by the run's seed, bf16 where the run is)."""
+    device = pick_device(config.device)
+    model.to(device)
+    teach_word_order(model, train_set, steps, seed=config.seed, amp=uses_autocast(config, device), progress=progress)
 
 
 def _number(kind: type, low: float | None, strict: bool = False, what: str = ""):
@@ -153,6 +168,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--word-order", type=_number(int, 0, what=_COUNT), default=0, metavar="N",
                         help="fashion-scenes: add N converse triples a step that teach the text tower word order "
                         "(minclip.word_order; default 0: CLIP's loss alone, as the shipped model)")
+    parser.add_argument("--text-steps", type=_number(int, 0, what=_COUNT), default=0, metavar="N",
+                        help="fashion-scenes: first N steps of the text tower alone on converse triples, to learn "
+                        "word order before the pictures (minclip.word_order; default 0, as the shipped model)")
+    parser.add_argument("--scenes", default="shipped", choices=sorted(SCENE_STREAMS),
+                        help="fashion-scenes: the scene stream; binding: more twins, swapped captions as negatives")
     parser.add_argument("--device", default=None)
     parser.add_argument("--compile", action="store_true", default=None, help="torch.compile the model (CUDA)")
     parser.add_argument("--no-amp", dest="amp", action="store_false", default=None,
@@ -170,9 +190,11 @@ def main(argv: list[str] | None = None) -> int:
     if args.resume and not (Path(args.out) / "last.pt").is_file():
         parser.error(f"--resume: no checkpoint at {Path(args.out) / 'last.pt'}; run without --resume to start, or "
                      "point --out at the folder of the run to continue")
-    if args.word_order and (args.train_data or not args.dataset.startswith("fashion-scenes")):
-        parser.error("--word-order: the word-order sentences are Fashion Scenes' own; use it with --dataset "
-                     "fashion-scenes (or fashion-scenes-sample), or leave it out")
+    for flag, given in (("--word-order", args.word_order), ("--text-steps", args.text_steps),
+                        ("--scenes", args.scenes != "shipped")):
+        if given and (args.train_data or not args.dataset.startswith("fashion-scenes")):
+            parser.error(f"{flag}: the word-order sentences and scene streams are Fashion Scenes' own; use it with "
+                         "--dataset fashion-scenes (or fashion-scenes-sample), or leave it out")
     if int(os.environ.get("WORLD_SIZE", "1")) > 1:  # started by torchrun: one process per GPU (or CPU worker)
         dist.init_process_group("nccl" if torch.cuda.is_available() else "gloo")
         if torch.cuda.is_available():
@@ -186,7 +208,7 @@ def main(argv: list[str] | None = None) -> int:
         classnames, templates = train_set.classnames, ("a photo of a {}.",)
     else:
         train_set, test_set, classnames, templates = build_datasets(args.dataset, model.config.image_resolution,
-                                                                    config.seed)
+                                                                    config.seed, args.scenes)
     world = int(os.environ.get("WORLD_SIZE", "1"))
     if len(train_set) < config.batch_size * world:
         parser.error(f"--batch-size {config.batch_size}{f' x {world} processes' if world > 1 else ''} is more than "
@@ -203,6 +225,16 @@ def main(argv: list[str] | None = None) -> int:
         images, captions, _ = datasets.collate([test_set[i] for i in range(min(1000, len(test_set)))])
         return {**metrics, **retrieval_recall(encode_images(m, images), encode_texts(m, captions))}
 
+    if args.text_steps and not args.resume:  # resumed: the checkpoint's text tower has been through it
+        try:
+            text_first(model, train_set, args.text_steps, config)
+        except KeyboardInterrupt:
+            print("\ninterrupted in the text stage, before the first CLIP step: nothing was saved; run the command "
+                  "again", file=sys.stderr)
+            return 130
+        except TrainingDiverged as err:
+            print(f"error: {err}", file=sys.stderr)
+            return 1
     try:
         step = objective("" if args.train_data else args.dataset, model, train_set, args.word_order, config.seed)
         history = train(model, train_set, config, args.out, resume=args.resume, evaluate=evaluate, objective=step)
@@ -215,7 +247,9 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(str(err))
     if not dist.is_initialized() or dist.get_rank() == 0:
         save_checkpoint(model.cpu(), Path(args.out) / "model.safetensors",
-                        metadata={"history": json.dumps(history), "train_config": json.dumps(config.to_dict())})
+                        metadata={"history": json.dumps(history), "train_config": json.dumps(config.to_dict()),
+                                  "recipe": json.dumps({"text_steps": args.text_steps, "word_order": args.word_order,
+                                                        "scenes": args.scenes})})
         print(json.dumps(history[-1]))
     if dist.is_initialized():
         dist.destroy_process_group()

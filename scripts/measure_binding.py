@@ -52,7 +52,7 @@ from minclip.scene_text import EVAL_FRAMES  # noqa: E402
 from minclip.scenes import FashionScenes, SceneConfig, draw_scene, render  # noqa: E402
 from minclip.tasks import ITEM_CLASSES, evaluate_suite, text_features  # noqa: E402
 from minclip.train import TrainConfig, train  # noqa: E402
-from minclip.word_order import TWO_ITEMS, converse_over_swap, converse_triples, word_order_loss  # noqa: E402
+from minclip.word_order import TWO_ITEMS, converse_over_swap, converse_triples, teach_word_order  # noqa: E402
 from minclip.zeroshot import encode_images, encode_texts  # noqa: E402
 from scripts.records import finish_record, test_split_suite  # noqa: E402
 
@@ -108,23 +108,6 @@ def side_directions(model) -> dict:
     d = F.normalize(left - right, dim=-1)  # (10, D)
     cos = (d @ d.t())[~torch.eye(len(d), dtype=torch.bool)]
     return {"mean cosine": round(cos.mean().item(), 4), "least cosine": round(cos.min().item(), 4)}
-
-
-def train_text_order(model, items: FashionScenes, steps: int, lr: float, seed: int = 0) -> None:
-    """The text tower alone (not the image tower, not the temperature) trained for `steps` batches of 128
-    converse triples (minclip.word_order.word_order_loss). AdamW, constant learning rate."""
-    rng = random.Random(seed)
-    params = [p for name, p in model.named_parameters() if not name.startswith("visual.") and name != "logit_scale"]
-    optimizer = torch.optim.AdamW(params, lr=lr, weight_decay=0.1)
-    model.train()
-    for _ in range(steps):
-        triples = converse_triples(items.labels, items.split, rng, 128)
-        tokens = model.tokenize([t for triple in triples for t in triple], truncate=True)  # (384, T)
-        loss = word_order_loss(model.encode_text(tokens))
-        optimizer.zero_grad()
-        loss.backward()
-        optimizer.step()
-    model.eval()
 
 
 @torch.no_grad()
@@ -194,7 +177,7 @@ def main() -> int:
     model, _ = load("fashion-scenes-cpu", device="cpu")  # 5. text first, from the shipped model again
     held_out = converse_triples(test_items.labels, "test", random.Random(7), 500)
     order = {"before": round(converse_over_swap(model, held_out), 4)}
-    train_text_order(model, train_items, args.text_steps, args.text_lr)
+    teach_word_order(model, train_items, args.text_steps, lr=args.text_lr)
     order["after"] = round(converse_over_swap(model, held_out), 4)
     side_after = side_directions(model)
     print(f"text tower alone, {args.text_steps} steps: converse over swap {order}, {side_after}", flush=True)

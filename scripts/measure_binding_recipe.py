@@ -39,14 +39,9 @@ from minclip import load  # noqa: E402
 from minclip.scenes import FashionScenes, SceneConfig  # noqa: E402
 from minclip.train import TrainConfig, train  # noqa: E402
 from minclip.train_cli import WORD_ORDER_WEIGHT  # noqa: E402
-from minclip.word_order import WordOrderStep, converse_over_swap, converse_triples  # noqa: E402
-from scripts.measure_binding import train_text_order  # noqa: E402
+from minclip.word_order import WordOrderStep, converse_over_swap, converse_triples, teach_word_order  # noqa: E402
 from scripts.records import finish_record  # noqa: E402
 from scripts.train_shipped_model import suite  # noqa: E402
-
-# stage 2's stream: half of the scene pairs twins, relation captions with their swaps as hard negatives
-JOINT_STREAM = SceneConfig(twins=0.5, twin_kinds={"relation": 0.5, "position": 0.25, "colour": 0.25},
-                           hard_negatives=True)
 
 
 def main() -> int:
@@ -78,11 +73,11 @@ def main() -> int:
     stages = {"shipped": scores(model, "shipped", 0.0)}
 
     clock = time.perf_counter()
-    train_text_order(model, FashionScenes("train", n=1), args.text_steps, args.text_lr)
+    teach_word_order(model, FashionScenes("train", n=1), args.text_steps, lr=args.text_lr)
     stages["1. text alone"] = scores(model, "1. text alone", time.perf_counter() - clock)
 
     clock = time.perf_counter()
-    stream = FashionScenes("train", n=128 * args.joint_steps, config=JOINT_STREAM, seed=12)
+    stream = FashionScenes("train", n=128 * args.joint_steps, config=SceneConfig.binding(original=0.4), seed=12)
     config = TrainConfig.cpu(epochs=1, lr=args.joint_lr, warmup_steps=50, cpu_amp=True, device="cpu")
     step = WordOrderStep(model, stream, triples=64, weight=WORD_ORDER_WEIGHT, seed=4, framed=args.framed)
     train(model, stream, config, None, progress=False, objective=step)
@@ -91,7 +86,7 @@ def main() -> int:
     finish_record(args.out, "measure_binding_recipe.py", {
         "stages": stages,
         "text stage": {"steps": args.text_steps, "lr": args.text_lr, "triples per step": 128, "framed": 0.0,
-                       "what": "scripts/measure_binding.train_text_order"},
+                       "what": "minclip.word_order.teach_word_order"},
         "joint stage": {"steps": args.joint_steps, "stream": "SceneConfig(twins=0.5, twin_kinds={relation: 0.5, "
                         "position: 0.25, colour: 0.25}, hard_negatives=True), seed 12",
                         "word order": {"triples per step": 64, "weight": WORD_ORDER_WEIGHT, "framed": args.framed},

@@ -35,12 +35,16 @@ def machine_name(device: torch.device | str = "cpu") -> str:
 
 
 def git_commit() -> str | None:
-    """The checkout's HEAD commit, or None outside a git checkout (or without git)."""
+    """The checkout's HEAD commit, with "-dirty" when tracked files differ from it (the code that ran is then not
+    that commit's), or None outside a git checkout (or without git)."""
     try:
         done = subprocess.run(["git", "rev-parse", "HEAD"], cwd=REPO, capture_output=True, text=True)
+        changed = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=REPO,
+                                 capture_output=True, text=True).stdout.strip()
     except OSError:
         return None
-    return done.stdout.strip() or None
+    commit = done.stdout.strip()
+    return (commit + "-dirty" if changed else commit) or None
 
 
 def percent(metrics: dict) -> dict:

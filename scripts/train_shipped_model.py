@@ -6,11 +6,14 @@ Run from the repository root on a quiet machine (it needs the full Fashion-MNIST
     .venv/bin/python scripts/train_shipped_model.py --model fashion-mnist-cpu    # captions made from labels
     .venv/bin/python scripts/train_shipped_model.py --model NAME --evaluate-only # re-measure the stored weights
     .venv/bin/python scripts/train_shipped_model.py --word-order 32  # the scenes recipe plus the word-order term
+    .venv/bin/python scripts/train_shipped_model.py --text-steps 600 --word-order 32 --scenes binding  # language first
 
 --word-order N trains the scenes model as `python -m minclip.train --dataset fashion-scenes --word-order N` does
 (minclip.word_order: N converse triples a step teach the text tower word order). That model is not shipped: its
-weights go to runs/, its record to data/word-order.json. Every scenes record has the text tower's word order too
-(converse over swap on 500 held-out sentences).
+weights go to runs/, its record to data/word-order.json. With --text-steps N (and --scenes binding), the
+language-first recipe: the text tower alone learns word order for N steps first (minclip.train_cli.text_first),
+then both towers train on the binding stream; not shipped either, its record goes to data/language-first.json.
+Every scenes record has the text tower's word order too (converse over swap on 500 held-out sentences).
 
 It trains the `cpu` preset on the cpu schedule exactly as `python -m minclip.train --dataset DATASET` does
 (minclip.train_cli.schedule and build_datasets: the scenes model in bf16 where the CPU has it), stores the
@@ -48,6 +51,7 @@ from minclip.train_cli import (  # noqa: E402
     model_config,
     objective,
     schedule,
+    text_first,
 )
 from minclip.word_order import converse_over_swap, converse_triples  # noqa: E402
 from minclip.zeroshot import zero_shot_classifier, zero_shot_eval  # noqa: E402
@@ -105,18 +109,26 @@ def main() -> int:
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--word-order", type=int, default=0, metavar="N",
                         help="fashion-scenes-cpu plus N word-order triples a step (not shipped: data/word-order.json)")
+    parser.add_argument("--text-steps", type=int, default=0, metavar="N",
+                        help="fashion-scenes-cpu after N steps of the text tower alone (not shipped: "
+                        "data/language-first.json)")
+    parser.add_argument("--scenes", default="shipped", choices=("shipped", "binding"),
+                        help="the scene stream (minclip.train_cli.SCENE_STREAMS)")
     parser.add_argument("--evaluate-only", action="store_true",
                         help="re-measure the stored weights; update the JSON record beside them")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     dataset = MODELS[args.model]
-    if args.word_order and (dataset != "fashion-scenes" or args.evaluate_only or args.word_order < 0):
-        parser.error("--word-order N (N >= 1) trains a fashion-scenes-cpu variant; not with --evaluate-only")
-    name = f"{args.model}+word-order" if args.word_order else args.model
-    default_out = REPO / "runs" / name / "model.safetensors" if args.word_order else asset(f"models/{name}.safetensors")
+    variant = args.word_order or args.text_steps or args.scenes != "shipped"
+    if variant and (dataset != "fashion-scenes" or args.evaluate_only or min(args.word_order, args.text_steps) < 0):
+        parser.error("--word-order N, --text-steps N (N >= 1) and --scenes train a fashion-scenes-cpu variant; not "
+                     "with --evaluate-only")
+    suffix = "+language-first" if args.text_steps else "+word-order" if args.word_order else f"+{args.scenes}-scenes"
+    name = f"{args.model}{suffix}" if variant else args.model
+    default_out = REPO / "runs" / name / "model.safetensors" if variant else asset(f"models/{name}.safetensors")
     out = Path(args.out) if args.out else default_out
     record_path = Path(args.record) if args.record else \
-        REPO / "data" / "word-order.json" if args.word_order else out.with_suffix(".json")
+        REPO / "data" / f"{suffix[1:]}.json" if variant else out.with_suffix(".json")
     if args.evaluate_only:
         shipped, _ = load(out, device="cpu")
         record = json.loads(record_path.read_text()) if record_path.exists() else {"name": args.model}
@@ -131,7 +143,9 @@ def main() -> int:
     config = schedule("cpu", dataset, device="cpu", seed=SEED)
     started = time.perf_counter()
     model = new_model(model_config("cpu", dataset), config.seed)
-    train_set, *_ = build_datasets(dataset, model.config.image_resolution, config.seed)
+    train_set, *_ = build_datasets(dataset, model.config.image_resolution, config.seed, args.scenes)
+    text_first(model, train_set, args.text_steps, config, progress=False)
+    text_seconds = time.perf_counter() - started
     history = train(model, train_set, config, REPO / "runs" / name,
                     objective=objective(dataset, model, train_set, args.word_order, seed=config.seed))
     train_seconds = time.perf_counter() - started
@@ -141,11 +155,13 @@ def main() -> int:
     half.load_state_dict(model.state_dict())
     save_checkpoint(half.half(), out, metadata={"name": name})
     shipped, _ = load(out, device="cpu")  # the stored float16 weights, back in float32
-    word_order = f" --word-order {args.word_order}" if args.word_order else ""
+    flags = "".join(f" --{flag} {value}" for flag, value, given in (
+        ("text-steps", args.text_steps, args.text_steps), ("word-order", args.word_order, args.word_order),
+        ("scenes", args.scenes, args.scenes != "shipped")) if given)
     record = {
         "name": name,
         "command": " ".join(["python scripts/train_shipped_model.py", *sys.argv[1:]]),
-        "same_as": f"python -m minclip.train --dataset {dataset}{word_order} (then stored in float16)",
+        "same_as": f"python -m minclip.train --dataset {dataset}{flags} (then stored in float16)",
         "git_commit": git_commit(),
         "model_config": model.config.to_dict(),
         "train_config": config.to_dict(),
@@ -155,6 +171,9 @@ def main() -> int:
                                             f"{SCENES_PER_EPOCH:,} scenes, captions from minclip.scene_text",
                           "fashion-mnist": "Fashion-MNIST train split (60,000 images), captions from "
                                            "minclip.captions"}[dataset],
+        "scenes": args.scenes if dataset == "fashion-scenes" else None,
+        "text_stage": {"steps": args.text_steps, "triples_per_step": 128, "what": "minclip.train_cli.text_first",
+                       "seconds": round(text_seconds, 1)} if args.text_steps else None,
         "objective": {"clip": "minclip.train.ContrastiveStep", **({"word_order": {
             "triples_per_step": args.word_order, "weight": WORD_ORDER_WEIGHT, "what": "minclip.word_order"}}
             if args.word_order else {})},

@@ -10,8 +10,14 @@ import torch
 
 from minclip.model import CLIP, CLIPConfig
 from minclip.scenes import FashionScenes, SceneConfig
-from minclip.train import ContrastiveStep, TrainConfig, train
-from minclip.word_order import WordOrderStep, converse_over_swap, converse_triples, word_order_loss
+from minclip.train import ContrastiveStep, TrainConfig, TrainingDiverged, train
+from minclip.word_order import (
+    WordOrderStep,
+    converse_over_swap,
+    converse_triples,
+    teach_word_order,
+    word_order_loss,
+)
 
 TINY = CLIPConfig(embed_dim=32, image_resolution=32, vision_layers=(1, 1, 1, 1), vision_width=8, vision_patch_size=None,
                   context_length=24, transformer_width=48, transformer_heads=2, transformer_layers=2)
@@ -158,3 +164,53 @@ def test_resuming_with_another_objective_is_refused_and_names_both(tmp_path):
         train_tiny(scenes, tmp_path, resume=True, word_order=False)
     assert "WordOrderStep" in str(refused.value) and "'triples': 32" in str(refused.value)
     train_tiny(scenes, tmp_path, resume=True)  # the same objective resumes (here: a finished run, no step left)
+
+
+@pytest.mark.training
+def test_the_text_stage_teaches_word_order_to_the_text_tower_alone_and_repeats_itself():
+    scenes = two_category_world(n=64)
+    held_out = converse_triples(scenes.labels, "test", random.Random(99), 300)
+
+    def taught(seed=0, steps=150):
+        torch.manual_seed(0)
+        model = CLIP(TINY)
+        teach_word_order(model, scenes, steps, triples=64, lr=5e-3, seed=seed)
+        return model
+
+    torch.manual_seed(0)
+    untrained = CLIP(TINY)
+    model = taught()
+    for (name, before), after in zip(untrained.state_dict().items(), model.state_dict().values()):
+        text_side = not name.startswith("visual.") and name != "logit_scale"
+        assert torch.equal(before, after) != text_side, name  # the text tower moved, nothing else did
+    before, after = converse_over_swap(untrained, held_out), converse_over_swap(model, held_out)
+    assert before < 0.4 and after > 0.6, (before, after)  # a caption nearer its swap, then its converse
+    again, other = taught(steps=5), taught(seed=1, steps=5)
+    assert torch.equal(again.text_projection, taught(steps=5).text_projection)  # the same seed, the same run
+    assert not torch.equal(again.text_projection, other.text_projection)  # another seed, other triples
+    with pytest.raises(ValueError, match="steps >= 0, triples >= 1 and lr > 0"):
+        teach_word_order(model, scenes, 5, triples=0)
+    model.encode_text = lambda tokens: torch.full((len(tokens), TINY.embed_dim), float("nan"))
+    with pytest.raises(TrainingDiverged, match="word-order loss is nan at step 1 of the text stage"):
+        teach_word_order(model, scenes, 5)
+
+
+@pytest.mark.training
+def test_the_command_line_teaches_word_order_first_then_trains_on_the_binding_stream(tmp_path, monkeypatch):
+    from safetensors import safe_open
+
+    import minclip.train_cli as cli
+    from minclip.train_cli import build_datasets, main
+
+    assert build_datasets("fashion-scenes-sample", 64, 0, "binding")[0].config == SceneConfig.binding(resolution=64)
+    assert not build_datasets("fashion-scenes-sample", 64, 0)[0].config.hard_negatives  # the shipped stream
+    flags = ["--dataset", "fashion-scenes-sample", "--out", str(tmp_path), "--batch-size", "16", "--device", "cpu",
+             "--text-steps", "2", "--word-order", "4", "--scenes", "binding"]
+    assert main([*flags, "--max-steps", "1"]) == 0
+    with safe_open(tmp_path / "model.safetensors", "pt") as f:
+        assert json.loads(f.metadata()["recipe"]) == {"text_steps": 2, "word_order": 4, "scenes": "binding"}
+    calls = []
+    real = cli.teach_word_order
+    monkeypatch.setattr(cli, "teach_word_order", lambda *a, **k: calls.append(a) or real(*a, **k))
+    assert main([*flags, "--max-steps", "2", "--resume"]) == 0  # the checkpoint's text tower has had its stage
+    assert calls == [] and json.loads((tmp_path / "history.json").read_text())[-1]["step"] == 2
