@@ -45,6 +45,7 @@ from minclip.scenes import FashionScenes, SceneConfig  # noqa: E402
 from minclip.tasks import build_tasks, evaluate_suite, plural_query_precision  # noqa: E402
 from minclip.train import new_model, train, uses_autocast  # noqa: E402
 from minclip.train_cli import (  # noqa: E402
+    SCENE_STREAMS,
     SCENES_PER_EPOCH,
     WORD_ORDER_WEIGHT,
     build_datasets,
@@ -112,7 +113,7 @@ def main() -> int:
     parser.add_argument("--text-steps", type=int, default=0, metavar="N",
                         help="fashion-scenes-cpu after N steps of the text tower alone (not shipped: "
                         "data/language-first.json)")
-    parser.add_argument("--scenes", default="shipped", choices=("shipped", "binding"),
+    parser.add_argument("--scenes", default="shipped", choices=sorted(SCENE_STREAMS),
                         help="the scene stream (minclip.train_cli.SCENE_STREAMS)")
     parser.add_argument("--evaluate-only", action="store_true",
                         help="re-measure the stored weights; update the JSON record beside them")
@@ -144,8 +145,10 @@ def main() -> int:
     started = time.perf_counter()
     model = new_model(model_config("cpu", dataset), config.seed)
     train_set, *_ = build_datasets(dataset, model.config.image_resolution, config.seed, args.scenes)
-    text_first(model, train_set, args.text_steps, config, progress=False)
-    text_seconds = time.perf_counter() - started
+    clock = time.perf_counter()
+    if args.text_steps:
+        text_first(model, train_set, args.text_steps, config, progress=False)
+    text_seconds = time.perf_counter() - clock
     history = train(model, train_set, config, REPO / "runs" / name,
                     objective=objective(dataset, model, train_set, args.word_order, seed=config.seed))
     train_seconds = time.perf_counter() - started
