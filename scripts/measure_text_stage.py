@@ -1,6 +1,6 @@
 """How many steps the language-first recipe's text stage needs: the text tower of a new model taught word order
 alone (minclip.word_order.teach_word_order, bf16 where the CPU has it), for several step counts, batch sizes and
-learning rates, each repeated.
+learning rates; one of them three times, to see whether a run repeats itself.
 
 Converse over swap (minclip.word_order) is measured after each run on 300 held-out test-split triples, bare and
 in caption frames. The loss falls late and suddenly: a run that has not yet learnt order ends near 0.6-0.7, one
