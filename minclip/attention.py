@@ -67,8 +67,24 @@ class MultiheadAttention(nn.Module):
         q, k, v = (t.view(B, -1, self.n_head, C // self.n_head).transpose(1, 2) for t in (q, k, v))  # (B, nh, T, hs)
         if attn_mask is not None:
             attn_mask = attn_mask.to(q.dtype)
-        y = F.scaled_dot_product_attention(q, k, v, attn_mask=attn_mask)  # (B, nh, Tq, hs)
+        y = attention(q, k, v, attn_mask)  # (B, nh, Tq, hs)
         return self.out_proj(y.transpose(1, 2).reshape(B, Tq, C))  # (B, Tq, C)
+
+
+def attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, attn_mask: torch.Tensor | None = None
+              ) -> torch.Tensor:
+    """softmax(q k^T / sqrt(d_head) + mask) v over (B, nh, T, hs) heads: F.scaled_dot_product_attention, except in
+    bfloat16 on a CPU, where PyTorch's fused kernel takes about three times as long as the formula written out for
+    the book's short captions (forward and backward; benchmarks/bench_cpu_amp.py). Written out, it computes in
+    float32 as the fused kernel does inside (autocast would round the scores to bfloat16, and the text stage of
+    minclip.word_order then no longer learns word order), and returns bfloat16."""
+    if q.device.type != "cpu" or q.dtype != torch.bfloat16:
+        return F.scaled_dot_product_attention(q, k, v, attn_mask=attn_mask)
+    with torch.autocast("cpu", enabled=False):
+        scores = (q.float() @ k.float().transpose(-2, -1)) * q.shape[-1] ** -0.5  # (B, nh, Tq, Tk)
+        if attn_mask is not None:
+            scores = scores + attn_mask.float()
+        return (scores.softmax(dim=-1) @ v.float()).to(q.dtype)  # (B, nh, Tq, hs)
 
 
 class ResidualAttentionBlock(nn.Module):

@@ -54,7 +54,7 @@ from minclip.train_cli import (  # noqa: E402
     schedule,
     text_first,
 )
-from minclip.word_order import converse_over_swap, converse_triples  # noqa: E402
+from minclip.word_order import TEXT_STAGE_LR, converse_over_swap, converse_triples  # noqa: E402
 from minclip.zeroshot import zero_shot_classifier, zero_shot_eval  # noqa: E402
 from scripts.records import git_commit, machine_name, write_record  # noqa: E402
 
@@ -175,7 +175,8 @@ def main() -> int:
                           "fashion-mnist": "Fashion-MNIST train split (60,000 images), captions from "
                                            "minclip.captions"}[dataset],
         "scenes": args.scenes if dataset == "fashion-scenes" else None,
-        "text_stage": {"steps": args.text_steps, "triples_per_step": 128, "what": "minclip.train_cli.text_first",
+        "text_stage": {"steps": args.text_steps, "triples_per_step": 128, "lr": TEXT_STAGE_LR,
+                       "what": "minclip.train_cli.text_first",
                        "seconds": round(text_seconds, 1)} if args.text_steps else None,
         "objective": {"clip": "minclip.train.ContrastiveStep", **({"word_order": {
             "triples_per_step": args.word_order, "weight": WORD_ORDER_WEIGHT, "what": "minclip.word_order"}}

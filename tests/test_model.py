@@ -7,7 +7,7 @@ from torch import nn
 
 import minclip
 from minclip import image_encoders
-from minclip.attention import MultiheadAttention, Transformer, causal_mask
+from minclip.attention import MultiheadAttention, Transformer, attention, causal_mask
 from minclip.image_encoders import AttentionPool2d
 from minclip.model import CLIP, CLIPConfig, build_model, config_from_state_dict
 from tests.corpus import captions
@@ -106,6 +106,23 @@ def test_attention_equals_pytorch_multihead_attention():
     torch.testing.assert_close(ours(x, x, x, attn_mask=mask), ref(x, x, x, attn_mask=mask, need_weights=False)[0])
     y = torch.randn(2, 3, 64)
     torch.testing.assert_close(ours(y, x, x), ref(y, x, x, need_weights=False)[0])
+
+
+@pytest.mark.parametrize("masked", [True, False])
+def test_bf16_attention_on_cpu_matches_pytorchs_kernel(masked):
+    """In bfloat16 on a CPU, attention() writes the formula out (faster there); values and gradients agree with
+    F.scaled_dot_product_attention to bfloat16's precision, and the mask still hides the future."""
+    torch.manual_seed(0)
+    q, k, v = (torch.randn(3, 2, 12, 16, dtype=torch.bfloat16, requires_grad=True) for _ in range(3))
+    mask = causal_mask(12).to(torch.bfloat16) if masked else None
+    ours = attention(q, k, v, mask)
+    grads = torch.autograd.grad(ours.float().square().sum(), (q, k, v))
+    ref = torch.nn.functional.scaled_dot_product_attention(q, k, v, attn_mask=mask)
+    ref_grads = torch.autograd.grad(ref.float().square().sum(), (q, k, v))
+    assert ours.dtype == torch.bfloat16 and relative_error(ours, ref) < 0.02
+    assert all(relative_error(g, r) < 0.05 for g, r in zip(grads, ref_grads))
+    if masked:  # the first position attends to itself alone
+        torch.testing.assert_close(ours[:, :, 0], v[:, :, 0])
 
 
 def test_causal_mask_hides_the_future():
