@@ -9,6 +9,11 @@ with `TrainConfig.cpu_amp` off, then on, from the same weights, for ``--rounds``
 see the same machine load; it prints the median seconds per step of each and the ratio (above 1: bf16 is faster).
 It first checks that the two precisions give nearly the same loss on one batch. On a CPU without bf16
 instructions (`minclip.train.cpu_has_bf16()` is False) `cpu_amp` changes nothing, and the output says so.
+
+Under bf16, minclip.attention.attention writes attention out in float32 instead of calling PyTorch's fused
+F.scaled_dot_product_attention, which is slow in bf16 on a CPU for these short sequences. A third timed run, in the
+same rounds, swaps the fused kernel back in, and a step of the text stage (minclip.word_order.teach_word_order,
+128 triples) is timed both ways, so the ratios say what writing it out buys.
 """
 
 import argparse
@@ -16,18 +21,42 @@ import statistics
 import time
 
 import torch
+import torch.nn.functional as F
 
+from minclip import attention as attention_module
 from minclip.datasets import collate
 from minclip.loss import clip_loss
 from minclip.model import CLIPConfig
 from minclip.scenes import FashionScenes, SceneConfig
 from minclip.train import TrainConfig, cpu_has_bf16, new_model, train
+from minclip.word_order import teach_word_order
 
 
 def seconds_per_step(model, data, steps: int, cpu_amp: bool) -> float:
     config = TrainConfig.cpu(max_steps=steps, warmup_steps=1, cpu_amp=cpu_amp, device="cpu", log_every=steps)
     start = time.perf_counter()
     train(model, data, config, None, progress=False)
+    return (time.perf_counter() - start) / steps
+
+
+def fused(q, k, v, attn_mask=None):
+    """PyTorch's fused kernel, in place of minclip's attention, for comparison."""
+    return F.scaled_dot_product_attention(q, k, v, attn_mask=attn_mask)
+
+
+def with_attention(kernel, run):
+    """run() with `kernel` as minclip.attention.attention (None: minclip's own)."""
+    own = attention_module.attention
+    attention_module.attention = kernel or own
+    try:
+        return run()
+    finally:
+        attention_module.attention = own
+
+
+def text_stage_seconds(model, data, steps: int) -> float:
+    start = time.perf_counter()
+    teach_word_order(model, data, steps, amp=True)
     return (time.perf_counter() - start) / steps
 
 
@@ -55,18 +84,29 @@ def main():
           f"({100 * gap:.2f}% apart)")
     assert gap < 0.02, "bf16 and float32 disagree on the loss by more than 2%"
 
-    times = {"float32": [], "bf16": []}
+    times = {"float32": [], "bf16": [], "bf16, fused attention": [], "text stage": [],
+             "text stage, fused attention": []}
     for _ in range(args.rounds):
-        for name, on in (("float32", False), ("bf16", True)):
+        for name, on, kernel in (("float32", False, None), ("bf16", True, None),
+                                 ("bf16, fused attention", True, fused)):
             model.load_state_dict(weights)
-            times[name].append(seconds_per_step(model, data, args.steps, on))
-    f32, bf16 = statistics.median(times["float32"]), statistics.median(times["bf16"])
+            times[name].append(with_attention(kernel, lambda on=on: seconds_per_step(model, data, args.steps, on)))
+        if cpu_has_bf16():
+            for name, kernel in (("text stage", None), ("text stage, fused attention", fused)):
+                model.load_state_dict(weights)
+                times[name].append(with_attention(kernel, lambda: text_stage_seconds(model, data, args.steps)))
+    t = {name: statistics.median(v) for name, v in times.items() if v}
     print(f"CPU has bf16 instructions: {cpu_has_bf16()}; {args.threads} threads, batch 128, 64 px, "
           f"{args.rounds} x {args.steps} steps each")
-    print(f"float32          {f32:.3f} s per step")
-    print(f"bf16 (cpu_amp)   {bf16:.3f} s per step")
-    print(f"ratio            {f32 / bf16:.2f}x" + ("" if cpu_has_bf16() else " (cpu_amp is a no-op on this CPU)"))
-
+    print(f"float32          {t['float32']:.3f} s per step")
+    print(f"bf16 (cpu_amp)   {t['bf16']:.3f} s per step")
+    print(f"ratio            {t['float32'] / t['bf16']:.2f}x" + ("" if cpu_has_bf16() else
+                                                                 " (cpu_amp is a no-op on this CPU)"))
+    if cpu_has_bf16():
+        print(f"bf16 with PyTorch's fused attention  {t['bf16, fused attention']:.3f} s per step; "
+              f"minclip's written-out attention is {t['bf16, fused attention'] / t['bf16']:.2f}x as fast")
+        print(f"text stage (128 triples), bf16: {t['text stage']:.3f} s per step, with the fused kernel "
+              f"{t['text stage, fused attention']:.3f} s ({t['text stage, fused attention'] / t['text stage']:.2f}x)")
 
 if __name__ == "__main__":
     main()
