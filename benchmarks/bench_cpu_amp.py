@@ -13,7 +13,8 @@ instructions (`minclip.train.cpu_has_bf16()` is False) `cpu_amp` changes nothing
 Under bf16, minclip.attention.attention writes attention out in float32 instead of calling PyTorch's fused
 F.scaled_dot_product_attention, which is slow in bf16 on a CPU for these short sequences. A third timed run, in the
 same rounds, swaps the fused kernel back in, and a step of the text stage (minclip.word_order.teach_word_order,
-128 triples) is timed both ways, so the ratios say what writing it out buys.
+128 triples) is timed both ways, so the ratios say what writing it out buys. A fourth run encodes each batch's
+captions whole instead of in two halves by length (minclip.model.SPLIT_ROWS), to say what the split buys.
 """
 
 import argparse
@@ -24,6 +25,7 @@ import torch
 import torch.nn.functional as F
 
 from minclip import attention as attention_module
+from minclip import model as model_module
 from minclip.datasets import collate
 from minclip.loss import clip_loss
 from minclip.model import CLIPConfig
@@ -44,14 +46,15 @@ def fused(q, k, v, attn_mask=None):
     return F.scaled_dot_product_attention(q, k, v, attn_mask=attn_mask)
 
 
-def with_attention(kernel, run):
-    """run() with `kernel` as minclip.attention.attention (None: minclip's own)."""
-    own = attention_module.attention
+def patched(kernel, split: bool, run):
+    """run() with `kernel` as minclip.attention.attention (None: minclip's own), captions split or not."""
+    own, rows = attention_module.attention, model_module.SPLIT_ROWS
     attention_module.attention = kernel or own
+    model_module.SPLIT_ROWS = rows if split else 1 << 30
     try:
         return run()
     finally:
-        attention_module.attention = own
+        attention_module.attention, model_module.SPLIT_ROWS = own, rows
 
 
 def text_stage_seconds(model, data, steps: int) -> float:
@@ -84,17 +87,18 @@ def main():
           f"({100 * gap:.2f}% apart)")
     assert gap < 0.02, "bf16 and float32 disagree on the loss by more than 2%"
 
-    times = {"float32": [], "bf16": [], "bf16, fused attention": [], "text stage": [],
+    times = {"float32": [], "bf16": [], "bf16, fused attention": [], "bf16, captions whole": [], "text stage": [],
              "text stage, fused attention": []}
     for _ in range(args.rounds):
-        for name, on, kernel in (("float32", False, None), ("bf16", True, None),
-                                 ("bf16, fused attention", True, fused)):
+        for name, on, kernel, split in (("float32", False, None, True), ("bf16", True, None, True),
+                                        ("bf16, fused attention", True, fused, True),
+                                        ("bf16, captions whole", True, None, False)):
             model.load_state_dict(weights)
-            times[name].append(with_attention(kernel, lambda on=on: seconds_per_step(model, data, args.steps, on)))
+            times[name].append(patched(kernel, split, lambda on=on: seconds_per_step(model, data, args.steps, on)))
         if cpu_has_bf16():
             for name, kernel in (("text stage", None), ("text stage, fused attention", fused)):
                 model.load_state_dict(weights)
-                times[name].append(with_attention(kernel, lambda: text_stage_seconds(model, data, args.steps)))
+                times[name].append(patched(kernel, True, lambda: text_stage_seconds(model, data, args.steps)))
     t = {name: statistics.median(v) for name, v in times.items() if v}
     print(f"CPU has bf16 instructions: {cpu_has_bf16()}; {args.threads} threads, batch 128, 64 px, "
           f"{args.rounds} x {args.steps} steps each")
@@ -102,6 +106,8 @@ def main():
     print(f"bf16 (cpu_amp)   {t['bf16']:.3f} s per step")
     print(f"ratio            {t['float32'] / t['bf16']:.2f}x" + ("" if cpu_has_bf16() else
                                                                  " (cpu_amp is a no-op on this CPU)"))
+    print(f"bf16, each batch's captions encoded whole  {t['bf16, captions whole']:.3f} s per step; split in two "
+          f"halves by length is {t['bf16, captions whole'] / t['bf16']:.2f}x as fast")
     if cpu_has_bf16():
         print(f"bf16 with PyTorch's fused attention  {t['bf16, fused attention']:.3f} s per step; "
               f"minclip's written-out attention is {t['bf16, fused attention'] / t['bf16']:.2f}x as fast")
