@@ -89,11 +89,6 @@ class CLIPConfig:
 PRESETS = {"cpu": CLIPConfig.cpu, "rn50": CLIPConfig.rn50, "vit_b_32": CLIPConfig.vit_b_32}
 
 
-# encode_text runs a batch of this many captions or more as two batches, its shorter and its longer half, when the
-# shorter half is at least a quarter shorter: the padding both halves skip is a quarter of a scenes training step's
-# text encoder (benchmarks/bench_cpu_amp.py)
-SPLIT_ROWS = 64
-
 class CLIP(nn.Module):
     """encode_image: (B, 3, R, R) -> (B, D); encode_text: (B, T) ids -> (B, D);
     forward: (logits_per_image (B_img, B_txt), logits_per_text (B_txt, B_img)) of scaled cosine similarities."""
@@ -151,15 +146,6 @@ class CLIP(nn.Module):
             raise ValueError(f"text has {text.shape[-1]} tokens per row; this model reads "
                              f"{self.config.context_length} (use model.tokenize)")
         eot = text.argmax(dim=-1)  # the end-of-text token has the largest id, so argmax finds it
-        if len(text) >= SPLIT_ROWS:  # a training batch: its shorter half apart from its longer half, less padding
-            order = eot.argsort()
-            short, long = order[: len(text) // 2], order[len(text) // 2:]
-            if 4 * (int(eot[short[-1]]) + 1) <= 3 * (int(eot[long[-1]]) + 1):  # the short half a quarter shorter
-                x = torch.cat([self._encode_text(text[short], eot[short]), self._encode_text(text[long], eot[long])])
-                return x[order.argsort()]  # (B, D) in the rows' order
-        return self._encode_text(text, eot)
-
-    def _encode_text(self, text: torch.Tensor, eot: torch.Tensor) -> torch.Tensor:
         # under the causal mask nothing after an end-of-text token reaches it: drop the padding after the last one
         T = int(eot.max()) + 1 if len(text) else 1
         x = self.token_embedding(text[:, :T]).to(self.dtype) + self.positional_embedding[:T].to(self.dtype)

@@ -158,6 +158,24 @@ def _ignore_ctrl_c(worker_id: int) -> None:
 # the loop
 
 
+# A training step encodes a batch of this many captions or more as two batches, its shorter and its longer half,
+# when the shorter half is at least a quarter shorter: encode_text cuts each at its own last end-of-text token, so
+# both skip padding (a scenes step about 1.06x as fast, benchmarks/bench_cpu_amp.py)
+SPLIT_ROWS = 64
+
+
+def encode_text_split(model: CLIP, tokens: torch.Tensor) -> torch.Tensor:
+    """model.encode_text(tokens) (B, D), computed for the shorter and the longer half of a large batch apart."""
+    eot = tokens.argmax(dim=-1)
+    if len(tokens) >= SPLIT_ROWS:
+        order = eot.argsort()
+        short, long = order[: len(tokens) // 2], order[len(tokens) // 2:]
+        if 4 * (int(eot[short[-1]]) + 1) <= 3 * (int(eot[long[-1]]) + 1):
+            halves = torch.cat([model.encode_text(tokens[short]), model.encode_text(tokens[long])])
+            return halves[order.argsort()]  # (B, D) in the rows' order
+    return model.encode_text(tokens)
+
+
 class _Towers(torch.nn.Module):
     """Both encoders behind one forward(), so DistributedDataParallel sees every parameter in use."""
 
@@ -166,7 +184,7 @@ class _Towers(torch.nn.Module):
         self.model = model
 
     def forward(self, images, tokens):
-        return self.model.encode_image(images), self.model.encode_text(tokens)
+        return self.model.encode_image(images), encode_text_split(self.model, tokens)
 
 
 class ContrastiveStep:

@@ -7,6 +7,7 @@ Run from the repository root on a quiet machine (it needs the full Fashion-MNIST
     .venv/bin/python scripts/train_shipped_model.py --model NAME --evaluate-only # re-measure the stored weights
     .venv/bin/python scripts/train_shipped_model.py --word-order 32  # the scenes recipe plus the word-order term
     .venv/bin/python scripts/train_shipped_model.py --text-steps 600 --word-order 32 --scenes binding  # language first
+    .venv/bin/python scripts/train_shipped_model.py ... --max-steps N --record PATH  # a variant, N steps in all
 
 --word-order N trains the scenes model as `python -m minclip.train --dataset fashion-scenes --word-order N` does
 (minclip.word_order: N converse triples a step teach the text tower word order). That model is not shipped: its
@@ -115,6 +116,8 @@ def main() -> int:
                         "data/language-first.json)")
     parser.add_argument("--scenes", default="shipped", choices=sorted(SCENE_STREAMS),
                         help="the scene stream (minclip.train_cli.SCENE_STREAMS)")
+    parser.add_argument("--max-steps", type=int, default=None, metavar="N",
+                        help="a shorter schedule: N steps, the cosine ending there (a variant; give --record)")
     parser.add_argument("--evaluate-only", action="store_true",
                         help="re-measure the stored weights; update the JSON record beside them")
     args = parser.parse_args()
@@ -141,7 +144,9 @@ def main() -> int:
         return 0
     if args.model.endswith("-gpu"):
         parser.error(f"{args.model} is trained by scripts/gpu_figures.py on a GPU; here only --evaluate-only")
-    config = schedule("cpu", dataset, device="cpu", seed=SEED)
+    if args.max_steps is not None and (args.max_steps < 1 or not variant or not args.record):
+        parser.error("--max-steps N (N >= 1) shortens a variant's schedule; name its --record")
+    config = schedule("cpu", dataset, device="cpu", seed=SEED, max_steps=args.max_steps)
     started = time.perf_counter()
     model = new_model(model_config("cpu", dataset), config.seed)
     train_set, *_ = build_datasets(dataset, model.config.image_resolution, config.seed, args.scenes)
@@ -160,7 +165,7 @@ def main() -> int:
     shipped, _ = load(out, device="cpu")  # the stored float16 weights, back in float32
     flags = "".join(f" --{flag} {value}" for flag, value, given in (
         ("text-steps", args.text_steps, args.text_steps), ("word-order", args.word_order, args.word_order),
-        ("scenes", args.scenes, args.scenes != "shipped")) if given)
+        ("scenes", args.scenes, args.scenes != "shipped"), ("max-steps", args.max_steps, args.max_steps)) if given)
     record = {
         "name": name,
         "command": " ".join(["python scripts/train_shipped_model.py", *sys.argv[1:]]),

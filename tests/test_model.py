@@ -125,20 +125,6 @@ def test_bf16_attention_on_cpu_matches_pytorchs_kernel(masked):
         torch.testing.assert_close(ours[:, :, 0], v[:, :, 0])
 
 
-def test_a_training_batch_of_captions_is_encoded_in_two_halves_as_if_whole():
-    """encode_text runs a batch of 64 or more in a short half and a long half (less padding); each caption's
-    embedding is the one it gets alone, in the batch's order."""
-    from minclip.train import new_model
-
-    model = new_model(CLIPConfig.cpu()).eval()
-    texts = [("a red sneaker " * (1 + i % 6)).strip() for i in range(70)]  # 3 to 18 words
-    tokens = model.tokenize(texts, truncate=True)
-    with torch.no_grad():
-        batch = model.encode_text(tokens)
-        alone = torch.cat([model.encode_text(tokens[i:i + 1]) for i in range(len(texts))])
-    torch.testing.assert_close(batch, alone, rtol=1e-4, atol=1e-5)
-
-
 def test_causal_mask_hides_the_future():
     torch.manual_seed(0)
     model, mask = Transformer(32, 2, 4).eval(), causal_mask(8)

@@ -459,3 +459,25 @@ def test_hard_negative_captions_enter_the_image_side_of_the_loss():
     torch.testing.assert_close(loss, expected)
     torch.testing.assert_close(plain, clip_loss(image, text[:4], model.logit_scale.exp()))
     assert loss > plain
+
+
+def test_a_training_step_encodes_a_large_batch_of_captions_in_two_halves_as_if_whole():
+    """A step runs 64 or more captions as a short half and a long half (less padding); each caption's embedding is
+    the one it gets alone, in the batch's order; a batch of captions of one length stays whole."""
+    from minclip.model import CLIPConfig
+    from minclip.train import encode_text_split, new_model
+
+    model = new_model(CLIPConfig.cpu()).eval()
+    texts = [("a red sneaker " * (1 + i % 6)).strip() for i in range(70)]  # 3 to 18 words
+    tokens = model.tokenize(texts, truncate=True)
+    calls = []
+    real = model.encode_text
+    model.encode_text = lambda t: calls.append(len(t)) or real(t)
+    with torch.no_grad():
+        split = encode_text_split(model, tokens)
+        assert calls == [35, 35]
+        alone = torch.cat([real(tokens[i:i + 1]) for i in range(len(texts))])
+        torch.testing.assert_close(split, alone, rtol=1e-4, atol=1e-5)
+        calls.clear()
+        encode_text_split(model, model.tokenize(["a red sneaker"] * 70))
+    assert calls == [70]
