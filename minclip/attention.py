@@ -74,10 +74,10 @@ class MultiheadAttention(nn.Module):
 def attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, attn_mask: torch.Tensor | None = None
               ) -> torch.Tensor:
     """softmax(q k^T / sqrt(d_head) + mask) v over (B, nh, T, hs) heads: F.scaled_dot_product_attention, except in
-    bfloat16 on a CPU, where PyTorch's fused kernel takes about three times as long as the formula written out for
-    the book's short captions (forward and backward; benchmarks/bench_cpu_amp.py). Written out, it computes in
-    float32 as the fused kernel does inside (autocast would round the scores to bfloat16, and the text stage of
-    minclip.word_order then no longer learns word order), and returns bfloat16."""
+    bfloat16 on a CPU, where PyTorch's fused kernel, forward and backward, takes about three times as long as the
+    formula written out for the book's short captions (a text-stage step of minclip.word_order half as long again:
+    benchmarks/bench_cpu_amp.py). Written out, it computes in float32, as the fused kernel does inside, with
+    autocast off (which would round the scores to bfloat16), and returns bfloat16."""
     if q.device.type != "cpu" or q.dtype != torch.bfloat16:
         return F.scaled_dot_product_attention(q, k, v, attn_mask=attn_mask)
     with torch.autocast("cpu", enabled=False):
