@@ -371,12 +371,13 @@ def test_collate_shapes(sample):
 def test_dataloader_workers_see_set_epoch(tmp_path):
     images, labels = load_sample()
     ds = FashionMNISTPairs(images=images[:8], labels=labels[:8], resolution=32, seed=5)
-    loader = torch.utils.data.DataLoader(ds, batch_size=4, num_workers=2, collate_fn=collate)
+    loader = torch.utils.data.DataLoader(ds, batch_size=4, num_workers=2, collate_fn=collate, timeout=120)
     for epoch in (0, 1):
         ds.set_epoch(epoch)  # workers are re-created per epoch (persistent_workers=False), so they see it
         captions = [c for _, batch, _ in loader for c in batch]
         assert captions == [ds.caption(i) for i in range(8)]
     write_image(tmp_path / "owl" / "x.png")
     folder = ImageCaptionFolder(tmp_path, resolution=32)  # picklable too, for workers that are spawned
-    images, captions, labels = next(iter(torch.utils.data.DataLoader(folder, num_workers=1, collate_fn=collate)))
+    loader = torch.utils.data.DataLoader(folder, num_workers=1, collate_fn=collate, timeout=120)
+    images, captions, labels = next(iter(loader))
     assert images.shape == (1, 3, 32, 32) and captions == ["a photo of an owl"] and labels.tolist() == [0]

@@ -254,7 +254,8 @@ def test_dataloader_workers_give_identical_batches():
     order = ds.epoch_order(0, 0)
     batches = [order[i:i + 16] for i in range(0, 64, 16)]
     here = [collate([ds[i] for i in b]) for b in batches]
-    loader = torch.utils.data.DataLoader(ds, batch_sampler=batches, collate_fn=collate, num_workers=2)
+    loader = torch.utils.data.DataLoader(ds, batch_sampler=batches, collate_fn=collate, num_workers=2,
+                                         timeout=120)  # a stuck worker fails the test, not CI
     for (x1, c1, y1), (x2, c2, y2) in zip(here, loader):
         assert torch.equal(x1, x2) and c1 == c2 and torch.equal(y1, y2)
 
