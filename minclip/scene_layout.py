@@ -44,6 +44,12 @@ class SceneConfig:
                                                                   "colour": 0.4})
     hard_negatives: bool = False  # items carry each relation caption's swap, an extra negative (NegCLIP)
     heldout_categories: tuple[int, ...] = ()  # labels never drawn in the train split: no image, no caption
+    # how an item is drawn (minclip.scenes.render), each drawn per item from its range: the shading strength s of
+    # its colour (colour x (1 - s + s g / max g)) and the steepness k of its mask (alpha = min(1, k g)). The
+    # defaults draw nothing and keep the stream as it was; wider ranges also show items drawn other ways, as a
+    # user's own picture may be (more shading, softer edges)
+    shading: tuple[float, float] = (0.2, 0.2)
+    edge: tuple[float, float] = (10.0, 10.0)
     backgrounds: dict[str, float] = field(default_factory=lambda: {"black": 0.35, "white": 0.35, "grey": 0.1,
                                                                     "blue": 0.05, "yellow": 0.05, "pink": 0.05,
                                                                     "green": 0.05})
@@ -71,6 +77,11 @@ class SceneConfig:
                 sum(self.twin_kinds.values()) <= 0:
             raise ValueError(f"twin_kinds: weights for {', '.join(TWIN_KINDS)}, at least one positive, got "
                              f"{self.twin_kinds}")
+        self.shading, self.edge = tuple(float(v) for v in self.shading), tuple(float(v) for v in self.edge)
+        if len(self.shading) != 2 or not 0.0 <= self.shading[0] <= self.shading[1] <= 1.0:
+            raise ValueError(f"shading: a range (low, high) with 0 <= low <= high <= 1, got {self.shading}")
+        if len(self.edge) != 2 or not 1.0 <= self.edge[0] <= self.edge[1]:
+            raise ValueError(f"edge: a range (low, high) with 1 <= low <= high, got {self.edge}")
         for name in ("original", "noise", "twins"):
             if not 0.0 <= getattr(self, name) < 1.0:
                 raise ValueError(f"{name}: a fraction in [0, 1), got {getattr(self, name)}")
@@ -140,6 +151,9 @@ def draw_scene(rng: random.Random, labels: np.ndarray, config: SceneConfig, spli
             break
     else:
         background = "black" if all(_contrast("black", i["colour"]) > 120 for i in items) else "white"
+    if config.shading[0] < config.shading[1] or config.edge[0] < config.edge[1]:  # drawn last: the rest as before
+        for item in items:
+            item["shading"], item["edge"] = rng.uniform(*config.shading), rng.uniform(*config.edge)
     return {"items": items, "background": background, "original": False}
 
 

@@ -64,8 +64,10 @@ def render(scene: dict, pool: torch.Tensor, resolution: int) -> torch.Tensor:
 
     An item is its 28x28 grey image resized bicubically to its side; its grey levels g make the mask
     (alpha = min(1, 10 g): Fashion-MNIST's background is 0) and the shading of its colour (colour x (0.8 + 0.2 g /
-    max g)), so a red coat keeps its folds and a white one still looks white, not grey. The data set's look is the
-    grey image itself, upsampled to the canvas exactly as minclip.datasets.to_model_input does for Fashion-MNIST.
+    max g)), so a red coat keeps its folds and a white one still looks white, not grey; an item drawn with
+    SceneConfig's shading and edge ranges carries its own s and k (colour x (1 - s + s g / max g), min(1, k g)).
+    The data set's look is the grey image itself, upsampled to the canvas exactly as
+    minclip.datasets.to_model_input does for Fashion-MNIST.
     """
     if scene["original"]:
         return grey_to_rgb(pool[scene["items"][0]["source"]], resolution)
@@ -75,9 +77,10 @@ def render(scene: dict, pool: torch.Tensor, resolution: int) -> torch.Tensor:
         side = max(4, round(item["extent"] * resolution))
         g = pool[item["source"]].to(torch.float32).div(255)[None, None]  # (1, 1, 28, 28)
         g = F.interpolate(g, size=(side, side), mode="bicubic", align_corners=False).clamp(0, 1)[0, 0]  # (s, s)
-        alpha = (g * 10).clamp(max=1.0)
+        shading, edge = item.get("shading", 0.2), item.get("edge", 10.0)
+        alpha = (g * edge).clamp(max=1.0)
         colour = torch.tensor(COLOURS[item["colour"]], dtype=torch.float32).view(3, 1, 1) / 255
-        rgb = colour * (0.8 + 0.2 * g / g.max().clamp(min=1e-6))  # (3, s, s)
+        rgb = colour * ((1 - shading) + shading * g / g.max().clamp(min=1e-6))  # (3, s, s)
         x0 = round(item["centre"][0] * resolution - side / 2)
         y0 = round(item["centre"][1] * resolution - side / 2)
         cx0, cy0 = max(x0, 0), max(y0, 0)  # the part of the item inside the canvas

@@ -26,7 +26,8 @@ from minclip.demo_app import DemoApp
 from minclip.model import CLIP, CLIPConfig
 from minclip.scene_text import COLOURS, EVAL_FRAMES, article, relation
 from minclip.scenes import FashionScenes
-from minclip.tasks import CATEGORY, build_tasks
+from minclip.tasks import CATEGORY, COLOUR_CLASSES, ITEM_CLASSES, build_tasks
+from minclip.user_pictures import USER_COLOURS, name_user_pictures, user_picture
 from tests.release_server import TINY, closed_port
 
 TROUSERS = 1  # Fashion-MNIST's label for trousers
@@ -642,29 +643,13 @@ def test_a_bag_above_a_coat_finds_one_item_above_another(scene_index, scene_mode
     assert len(ranks) == 28 and ranks[len(ranks) // 2] < 400, ranks
 
 
-def user_photo(grey: np.ndarray, rgb: tuple[int, int, int]) -> Image.Image:
-    """A picture drawn the way a user might make one, not the way Fashion Scenes renders: a 28x28 item enlarged
-    with Lanczos to 130 pixels, tinted by multiplying its shading (not the scenes' 0.8 + 0.2 g), off-centre on a
-    224-pixel off-white background that is none of the scenes' colours, saved and reopened as a JPEG."""
-    side, size = 130, 224
-    g = np.asarray(Image.fromarray(grey).resize((side, side), Image.LANCZOS), dtype=np.float32)[..., None] / 255
-    item = np.array(rgb, np.float32) * (0.55 + 0.45 * g)
-    alpha = np.clip(4 * g, 0, 1)
-    canvas = np.full((size, size, 3), (245, 242, 235), np.float32)
-    y0, x0 = (size - side) // 2 - 6, (size - side) // 2 + 10
-    canvas[y0:y0 + side, x0:x0 + side] = alpha * item + (1 - alpha) * canvas[y0:y0 + side, x0:x0 + side]
-    buffer = io.BytesIO()
-    Image.fromarray(canvas.astype(np.uint8)).save(buffer, "JPEG", quality=90)
-    return Image.open(io.BytesIO(buffer.getvalue())).convert("RGB")
-
-
 @pytest.mark.parametrize("category, colour, rgb", [(SNEAKER, "red", (200, 16, 46)), (BAG, "blue", (30, 70, 200))])
 def test_a_users_own_picture_is_named_by_colour_and_item(scene_model, category, colour, rgb):
     """Twelve test-set sneakers (bags) drawn as a user's own red (blue) picture on a plain background: the items
     preset names the item (chance 1 in 10), the colour preset the colour (1 in 11), and among all 110 colour x
     item phrases the whole phrase, "a red sneaker", wins (1 in 110), with the paper's prompt."""
     images, labels = load_sample()
-    photos = [user_photo(np.asarray(images[i]), rgb) for i in np.flatnonzero(np.asarray(labels) == category)[:12]]
+    photos = [user_picture(np.asarray(images[i]), rgb) for i in np.flatnonzero(np.asarray(labels) == category)[:12]]
     items, colours = demo.preset_classes("items"), demo.preset_classes("colour")
     phrases = [article(f"{c} {CATEGORY[k]}") for c in COLOURS for k in range(10)]  # "a red sneaker", "an orange bag"
     want = article(f"{colour} {CATEGORY[category]}")
@@ -675,13 +660,32 @@ def test_a_users_own_picture_is_named_by_colour_and_item(scene_model, category, 
     assert sum(t == want for t in top["phrase"]) >= 9, top["phrase"]
 
 
+def test_user_pictures_are_scored_as_the_app_names_them(scene_model):
+    """scripts/measure_user_pictures.py's figures (minclip.user_pictures.name_user_pictures, batched) are the
+    app's own answers: per picture, demo.classify's top-1 with the same class lists and prompt."""
+    images, labels = load_sample()
+    images, labels = images[:24], torch.as_tensor(labels[:24]).long()
+    result = name_user_pictures(scene_model, images, labels, colours=("red", "green"))
+    assert result["n"] == 48 and set(result["per_colour"]) == {"red", "green"}
+    phrases = [article(f"{c} {CATEGORY[k]}") for c in COLOURS for k in range(10)]
+    for colour, scores in result["per_colour"].items():
+        pictures = [user_picture(np.asarray(g), USER_COLOURS[colour]) for g in images]
+        wanted = {"item": [ITEM_CLASSES[y] for y in labels],
+                  "colour": [COLOUR_CLASSES[list(COLOURS).index(colour)]] * 24,
+                  "phrase": [article(f"{colour} {CATEGORY[y]}") for y in labels]}
+        for name, classes in (("item", ITEM_CLASSES), ("colour", COLOUR_CLASSES), ("phrase", phrases)):
+            named = [demo.classify(scene_model, p, classes, k=1)[0].classname for p in pictures]
+            assert scores[name] == round(sum(a == b for a, b in zip(named, wanted[name])) / 24, 4), (colour, name)
+    assert result["colour"] >= 0.75  # the scenes model names a user's colours (chance 1 in 11)
+
+
 def test_the_label_model_names_neither_colour_nor_sneaker_in_a_users_picture(model):
     """The contrast: the label-caption model, whose captions never named a colour (or a sneaker as "a sneaker"),
     is near chance on the same red sneakers' item and colour, and on the blue bags' colour."""
     images, labels = load_sample()
     colours = demo.preset_classes("colour")
     for category, colour, rgb, item in ((SNEAKER, "red", (200, 16, 46), True), (BAG, "blue", (30, 70, 200), False)):
-        photos = [user_photo(np.asarray(images[i]), rgb) for i in np.flatnonzero(np.asarray(labels) == category)[:12]]
+        photos = [user_picture(np.asarray(images[i]), rgb) for i in np.flatnonzero(np.asarray(labels) == category)[:12]]
         named = [demo.classify(model, p, colours, k=1)[0].classname for p in photos]
         assert sum(t == colours[list(COLOURS).index(colour)] for t in named) <= 2, named
         if item:

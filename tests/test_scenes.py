@@ -230,10 +230,37 @@ def test_captions_are_varied_and_fit_the_context(scenes):
                                                  ("noise", 1.0), ("twins", -0.1), ("original", 1.5),
                                                  ("heldout_combos", (("red", 12),)),
                                                  ("twin_kinds", {"mirror": 1.0}), ("twin_kinds", {"colour": 0.0}),
-                                                 ("twin_kinds", {"colour": 1.0, "relation": -1.0})])
+                                                 ("twin_kinds", {"colour": 1.0, "relation": -1.0}),
+                                                 ("shading", (0.5, 0.2)), ("shading", (0.1, 1.5)),
+                                                 ("edge", (0.5, 4.0)), ("edge", (3.0,))])
 def test_impossible_settings_name_the_setting(setting, value):
     with pytest.raises(ValueError, match=setting):
         SceneConfig(**{setting: value})
+
+
+def test_shading_and_edge_ranges_draw_each_items_look():
+    """By default an item carries no look of its own (the stream is as it was); with ranges, each coloured item
+    draws its shading and mask steepness from them, twins share their items' look, and render draws it."""
+    plain = FashionScenes.sample("train", n=40, config=SceneConfig(twins=0.5))
+    assert not any("shading" in it or "edge" in it for i in range(40) for it in plain.scene(i)["items"])
+    config = SceneConfig(twins=0.5, shading=(0.1, 0.6), edge=(2.0, 10.0))
+    varied = FashionScenes.sample("train", n=40, config=config)
+    items = [(i, it) for i in range(40) if not varied.scene(i)["original"] for it in varied.scene(i)["items"]]
+    assert len(items) > 20 and len({round(it["shading"], 6) for _, it in items}) > 10
+    assert all(0.1 <= it["shading"] <= 0.6 and 2.0 <= it["edge"] <= 10.0 for _, it in items)
+    for i in range(1, 40, 2):
+        if varied.is_twin(i):
+            first, second = varied.scene(i - 1)["items"], varied.scene(i)["items"]
+            assert [(a["shading"], a["edge"]) for a in first] == [(b["shading"], b["edge"]) for b in second]
+    i, item = items[0]
+    scene = varied.scene(i)
+    drawn = render(scene, varied.pool, 64)
+    default = render({**scene, "items": [{k: v for k, v in it.items() if k not in ("shading", "edge")}
+                                         for it in scene["items"]]}, varied.pool, 64)
+    assert not torch.equal(drawn, default)
+    again = render({**scene, "items": [{**it, "shading": 0.2, "edge": 10.0} for it in scene["items"]]},
+                   varied.pool, 64)
+    assert torch.equal(again, default)  # s = 0.2, k = 10: the stream's one look
 
 
 def test_colour_twins_need_two_contrasting_colours():
