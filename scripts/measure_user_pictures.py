@@ -31,7 +31,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", action="append", default=[], metavar="NAME=PATH",
                         help="a checkpoint to measure besides the shipped models (repeatable)")
-    parser.add_argument("--items", type=int, default=200, help="test items drawn in each colour (the first N)")
+    parser.add_argument("--items", type=int, default=1000, help="test items drawn in each colour (the first N)")
     parser.add_argument("--record", default=str(REPO / "data" / "user-pictures.json"))
     args = parser.parse_args()
     torch.manual_seed(0)

@@ -8,6 +8,7 @@ Run from the repository root on a quiet machine (it needs the full Fashion-MNIST
     .venv/bin/python scripts/train_shipped_model.py --word-order 32  # the scenes recipe plus the word-order term
     .venv/bin/python scripts/train_shipped_model.py --text-steps 600 --word-order 32 --scenes binding  # language first
     .venv/bin/python scripts/train_shipped_model.py ... --max-steps N --record PATH  # a variant, N steps in all
+    .venv/bin/python scripts/train_shipped_model.py ... --scene-settings '{"shading": [0.15, 0.55]}' --record PATH
 
 --word-order N trains the scenes model as `python -m minclip.train --dataset fashion-scenes --word-order N` does
 (minclip.word_order: N converse triples a step teach the text tower word order). That model is not shipped: its
@@ -116,6 +117,9 @@ def main() -> int:
                         "data/language-first.json)")
     parser.add_argument("--scenes", default="shipped", choices=sorted(SCENE_STREAMS),
                         help="the scene stream (minclip.train_cli.SCENE_STREAMS)")
+    parser.add_argument("--scene-settings", type=json.loads, default=None, metavar="JSON",
+                        help="SceneConfig fields over --scenes' preset, e.g. '{\"shading\": [0.15, 0.55]}' (a "
+                        "variant; give --record)")
     parser.add_argument("--max-steps", type=int, default=None, metavar="N",
                         help="a shorter schedule: N steps, the cosine ending there (a variant; give --record)")
     parser.add_argument("--evaluate-only", action="store_true",
@@ -123,7 +127,7 @@ def main() -> int:
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     dataset = MODELS[args.model]
-    variant = args.word_order or args.text_steps or args.scenes != "shipped"
+    variant = args.word_order or args.text_steps or args.scenes != "shipped" or args.scene_settings
     if variant and (dataset != "fashion-scenes" or args.evaluate_only or min(args.word_order, args.text_steps) < 0):
         parser.error("--word-order N, --text-steps N (N >= 1) and --scenes train a fashion-scenes-cpu variant; not "
                      "with --evaluate-only")
@@ -146,10 +150,19 @@ def main() -> int:
         parser.error(f"{args.model} is trained by scripts/gpu_figures.py on a GPU; here only --evaluate-only")
     if args.max_steps is not None and (args.max_steps < 1 or not variant or not args.record):
         parser.error("--max-steps N (N >= 1) shortens a variant's schedule; name its --record")
+    settings = args.scene_settings or {}
+    if settings and (not isinstance(settings, dict) or not args.record):
+        parser.error("--scene-settings takes a JSON object of SceneConfig fields, and a --record for the variant")
+    try:  # checked before any training: the same stream as build_datasets makes, these fields over the preset's
+        stream = SCENE_STREAMS[args.scenes](resolution=model_config("cpu", dataset).image_resolution, **settings)
+    except (TypeError, ValueError) as err:
+        parser.error(f"--scene-settings: {err}")
     config = schedule("cpu", dataset, device="cpu", seed=SEED, max_steps=args.max_steps)
     started = time.perf_counter()
     model = new_model(model_config("cpu", dataset), config.seed)
     train_set, *_ = build_datasets(dataset, model.config.image_resolution, config.seed, args.scenes)
+    if settings:
+        train_set = FashionScenes("train", n=SCENES_PER_EPOCH, config=stream, seed=config.seed)
     clock = time.perf_counter()
     if args.text_steps:
         text_first(model, train_set, args.text_steps, config, progress=False)
@@ -166,6 +179,8 @@ def main() -> int:
     flags = "".join(f" --{flag} {value}" for flag, value, given in (
         ("text-steps", args.text_steps, args.text_steps), ("word-order", args.word_order, args.word_order),
         ("scenes", args.scenes, args.scenes != "shipped"), ("max-steps", args.max_steps, args.max_steps)) if given)
+    if settings:
+        flags += f", with SceneConfig fields {json.dumps(settings)} over the --scenes preset (no minclip.train flag)"
     record = {
         "name": name,
         "command": " ".join(["python scripts/train_shipped_model.py", *sys.argv[1:]]),
@@ -180,6 +195,7 @@ def main() -> int:
                           "fashion-mnist": "Fashion-MNIST train split (60,000 images), captions from "
                                            "minclip.captions"}[dataset],
         "scenes": args.scenes if dataset == "fashion-scenes" else None,
+        **({"scene_settings": settings} if settings else {}),
         "text_stage": {"steps": args.text_steps, "triples_per_step": 128, "lr": TEXT_STAGE_LR,
                        "what": "minclip.train_cli.text_first",
                        "seconds": round(text_seconds, 1)} if args.text_steps else None,
