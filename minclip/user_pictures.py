@@ -22,6 +22,7 @@ import torch.nn.functional as F
 from PIL import Image
 
 from minclip.demo import TEMPLATE_SETS, DemoModel
+from minclip.scene_layout import HELDOUT_COMBOS
 from minclip.scene_text import COLOURS, article
 from minclip.tasks import CATEGORY, COLOUR_CLASSES, ITEM_CLASSES
 from minclip.zeroshot import zero_shot_classifier
@@ -50,14 +51,15 @@ def user_picture(grey: np.ndarray, rgb: tuple[int, int, int]) -> Image.Image:
 def name_user_pictures(model: DemoModel, images: torch.Tensor, labels: torch.Tensor,
                        colours: Sequence[str] = tuple(USER_COLOURS), batch_size: int = 256) -> dict:
     """Top-1 of `model` on every item in `images` (uint8 (N, 28, 28), `labels` (N,)) drawn in each of `colours`
-    (names of USER_COLOURS): {"item", "colour", "phrase": accuracy, "n", "per_colour": {colour: {...}}}, with the
-    app's item and colour presets (minclip.tasks' class lists) and all 110 "colour item" phrases, each in the
-    paper's prompt."""
+    (names of USER_COLOURS): {"item", "colour", "phrase": accuracy, "n", "per_colour": {colour: {...}},
+    "heldout_pairs": the same over the pictures whose colour x item pair is one of Fashion Scenes' held-out
+    HELDOUT_COMBOS (a blue bag: no training image or caption shows one), with their "n"}, with the app's item and
+    colour presets (minclip.tasks' class lists) and all 110 "colour item" phrases, each in the paper's prompt."""
     clip, templates = model.clip, TEMPLATE_SETS["paper"]
     phrases = [article(f"{c} {CATEGORY[k]}") for c in COLOURS for k in range(10)]  # colour-major: "a red sneaker"
     classifiers = {name: zero_shot_classifier(clip, names, templates)  # (D, C) each
                    for name, names in (("item", ITEM_CLASSES), ("colour", COLOUR_CLASSES), ("phrase", phrases))}
-    per_colour = {}
+    per_colour, right, held = {}, {name: [] for name in classifiers}, []
     for colour in colours:
         inputs = [model.preprocess(user_picture(np.asarray(g), USER_COLOURS[colour])) for g in images]
         with torch.no_grad():
@@ -65,8 +67,12 @@ def name_user_pictures(model: DemoModel, images: torch.Tensor, labels: torch.Ten
                                   for i in range(0, len(inputs), batch_size)])  # (N, D)
         want = {"item": labels, "colour": torch.full_like(labels, list(COLOURS).index(colour)),
                 "phrase": list(COLOURS).index(colour) * 10 + labels}
-        per_colour[colour] = {name: round(float(((features @ w).argmax(dim=-1) == want[name]).float().mean()), 4)
-                              for name, w in classifiers.items()}
-    mean = {name: round(sum(r[name] for r in per_colour.values()) / len(per_colour), 4)
-            for name in ("item", "colour", "phrase")}
-    return {**mean, "n": len(labels) * len(colours), "per_colour": per_colour}
+        for name, w in classifiers.items():
+            right[name].append((features @ w).argmax(dim=-1) == want[name])  # (N,)
+        per_colour[colour] = {name: round(float(right[name][-1].float().mean()), 4) for name in classifiers}
+        held.append(torch.tensor([(colour, int(y)) in HELDOUT_COMBOS for y in labels]))
+    held = torch.cat(held)  # (C N,): pictures of a colour x item pair that Fashion Scenes never trains on
+    right = {name: torch.cat(r) for name, r in right.items()}
+    figures = {name: round(float(r.float().mean()), 4) for name, r in right.items()}
+    heldout = {name: round(float(r[held].float().mean()), 4) if held.any() else None for name, r in right.items()}
+    return {**figures, "n": len(held), "per_colour": per_colour, "heldout_pairs": {**heldout, "n": int(held.sum())}}

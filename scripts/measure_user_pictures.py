@@ -44,8 +44,9 @@ def main() -> int:
         started = time.perf_counter()
         row = {"model": name, **name_user_pictures(demo.load_model(path), images, labels)}
         rows.append(row)
-        print(f"{name:40s} item {row['item']:.3f}  colour {row['colour']:.3f}  phrase {row['phrase']:.3f}  "
-              f"({time.perf_counter() - started:.0f} s)", flush=True)
+        held, seconds = row["heldout_pairs"], time.perf_counter() - started
+        print(f"{name:34s} item {row['item']:.3f} colour {row['colour']:.3f} phrase {row['phrase']:.3f} | held-out "
+              f"pairs {held['item']:.3f} {held['colour']:.3f} {held['phrase']:.3f} ({seconds:.0f} s)", flush=True)
     write_record(args.record, {
         "command": " ".join(["python scripts/measure_user_pictures.py", *sys.argv[1:]]),
         "git_commit": git_commit(), "date": time.strftime("%Y-%m-%d"), "cpu": machine_name("cpu"),

@@ -25,7 +25,7 @@ from minclip.datasets import load_sample
 from minclip.demo_app import DemoApp
 from minclip.model import CLIP, CLIPConfig
 from minclip.scene_text import COLOURS, EVAL_FRAMES, article, relation
-from minclip.scenes import FashionScenes
+from minclip.scenes import HELDOUT_COMBOS, FashionScenes
 from minclip.tasks import CATEGORY, COLOUR_CLASSES, ITEM_CLASSES, build_tasks
 from minclip.user_pictures import USER_COLOURS, name_user_pictures, user_picture
 from tests.release_server import TINY, closed_port
@@ -667,6 +667,8 @@ def test_user_pictures_are_scored_as_the_app_names_them(scene_model):
     images, labels = images[:24], torch.as_tensor(labels[:24]).long()
     result = name_user_pictures(scene_model, images, labels, colours=("red", "green"))
     assert result["n"] == 48 and set(result["per_colour"]) == {"red", "green"}
+    held = [(c, int(y)) in HELDOUT_COMBOS for c in ("red", "green") for y in labels]  # red sandals, green coats
+    assert result["heldout_pairs"]["n"] == sum(held) > 0
     phrases = [article(f"{c} {CATEGORY[k]}") for c in COLOURS for k in range(10)]
     for colour, scores in result["per_colour"].items():
         pictures = [user_picture(np.asarray(g), USER_COLOURS[colour]) for g in images]
