@@ -647,7 +647,8 @@ def test_a_bag_above_a_coat_finds_one_item_above_another(scene_index, scene_mode
 def test_a_users_own_picture_is_named_by_colour_and_item(scene_model, category, colour, rgb):
     """Twelve test-set sneakers (bags) drawn as a user's own red (blue) picture on a plain background: the items
     preset names the item (chance 1 in 10), the colour preset the colour (1 in 11), and among all 110 colour x
-    item phrases the whole phrase, "a red sneaker", wins (1 in 110), with the paper's prompt."""
+    item phrases the whole phrase, "a red sneaker", wins (1 in 110), with the paper's prompt. A blue bag is one of
+    Fashion Scenes' held-out pairs (HELDOUT_COMBOS): no training image or caption shows one."""
     images, labels = load_sample()
     photos = [user_picture(np.asarray(images[i]), rgb) for i in np.flatnonzero(np.asarray(labels) == category)[:12]]
     items, colours = demo.preset_classes("items"), demo.preset_classes("colour")
