@@ -30,6 +30,8 @@ from minclip.zeroshot import zero_shot_classifier
 # colours as a user's picture might have them: none is the RGB that Fashion Scenes paints with (scene_text.COLOURS)
 USER_COLOURS = {"red": (200, 16, 46), "blue": (30, 70, 200), "green": (40, 150, 60), "purple": (120, 50, 160),
                 "orange": (240, 130, 20), "brown": (120, 75, 40), "pink": (240, 130, 180), "black": (25, 25, 25)}
+# every colour x item phrase, colour-major: PHRASES[10 c + k] is colour c's item k ("a red sneaker", "an orange bag")
+PHRASES = tuple(article(f"{c} {item}") for c in COLOURS for item in CATEGORY)
 
 
 def user_picture(grey: np.ndarray, rgb: tuple[int, int, int]) -> Image.Image:
@@ -56,9 +58,8 @@ def name_user_pictures(model: DemoModel, images: torch.Tensor, labels: torch.Ten
     HELDOUT_COMBOS (a blue bag: no training image or caption shows one), with their "n"}, with the app's item and
     colour presets (minclip.tasks' class lists) and all 110 "colour item" phrases, each in the paper's prompt."""
     clip, templates = model.clip, TEMPLATE_SETS["paper"]
-    phrases = [article(f"{c} {CATEGORY[k]}") for c in COLOURS for k in range(10)]  # colour-major: "a red sneaker"
     classifiers = {name: zero_shot_classifier(clip, names, templates)  # (D, C) each
-                   for name, names in (("item", ITEM_CLASSES), ("colour", COLOUR_CLASSES), ("phrase", phrases))}
+                   for name, names in (("item", ITEM_CLASSES), ("colour", COLOUR_CLASSES), ("phrase", PHRASES))}
     per_colour, right, held = {}, {name: [] for name in classifiers}, []
     for colour in colours:
         inputs = [model.preprocess(user_picture(np.asarray(g), USER_COLOURS[colour])) for g in images]

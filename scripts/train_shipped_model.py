@@ -160,9 +160,8 @@ def main() -> int:
     config = schedule("cpu", dataset, device="cpu", seed=SEED, max_steps=args.max_steps)
     started = time.perf_counter()
     model = new_model(model_config("cpu", dataset), config.seed)
-    train_set, *_ = build_datasets(dataset, model.config.image_resolution, config.seed, args.scenes)
-    if settings:
-        train_set = FashionScenes("train", n=SCENES_PER_EPOCH, config=stream, seed=config.seed)
+    train_set = (FashionScenes("train", n=SCENES_PER_EPOCH, config=stream, seed=config.seed) if settings
+                 else build_datasets(dataset, model.config.image_resolution, config.seed, args.scenes)[0])
     clock = time.perf_counter()
     if args.text_steps:
         text_first(model, train_set, args.text_steps, config, progress=False)
