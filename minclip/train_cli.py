@@ -43,7 +43,7 @@ from minclip.train import (
     train,
     uses_autocast,
 )
-from minclip.word_order import WordOrderStep, teach_word_order
+from minclip.word_order import TRIPLE_COLOURS, WordOrderStep, teach_word_order
 from minclip.zeroshot import encode_images, encode_texts, retrieval_recall, zero_shot_classifier, zero_shot_eval
 
 DATASETS = ("fashion-scenes", "fashion-mnist", "fashion-scenes-sample", "fashion-mnist-sample")
@@ -77,11 +77,13 @@ def schedule(name: str, dataset: str, **overrides) -> TrainConfig:
     return SCHEDULES[name](**{**scenes_on_cpu, **overrides})
 
 
-def objective(dataset: str, model, train_set, word_order: int = 0, seed: int = 0):
-    """What a step computes for a --dataset: on Fashion Scenes, CLIP's loss plus the word-order term over
-    `word_order` converse triples a step (minclip.word_order; 0: CLIP's loss alone), elsewhere CLIP's loss."""
+def objective(dataset: str, model, train_set, word_order: int = 0, seed: int = 0, weight: float = WORD_ORDER_WEIGHT,
+              colour_p: float = TRIPLE_COLOURS):
+    """What a step computes for a --dataset: on Fashion Scenes, CLIP's loss plus `weight` times the word-order term
+    over `word_order` converse triples a step (minclip.word_order, colours named with probability `colour_p`; 0
+    triples: CLIP's loss alone), elsewhere CLIP's loss."""
     if dataset.startswith("fashion-scenes") and word_order:
-        return WordOrderStep(model, train_set, triples=word_order, weight=WORD_ORDER_WEIGHT, seed=seed)
+        return WordOrderStep(model, train_set, triples=word_order, weight=weight, seed=seed, colour_p=colour_p)
     return ContrastiveStep(model)
 
 
@@ -102,12 +104,14 @@ def build_datasets(name: str, resolution: int, seed: int, stream: str = "shipped
     return train_set, test_set, CLASSNAMES, EVAL_TEMPLATES
 
 
-def text_first(model, train_set, steps: int, config: TrainConfig, progress: bool = True) -> None:
+def text_first(model, train_set, steps: int, config: TrainConfig, progress: bool = True,
+               colour_p: float = TRIPLE_COLOURS) -> None:
     """--text-steps: before CLIP's steps, the text tower alone learns word order from `steps` batches of 128
     converse triples (minclip.word_order.teach_word_order: seeded by the run's seed, bf16 where the run is)."""
     device = pick_device(config.device)
     model.to(device)
-    teach_word_order(model, train_set, steps, seed=config.seed, amp=uses_autocast(config, device), progress=progress)
+    teach_word_order(model, train_set, steps, seed=config.seed, amp=uses_autocast(config, device), progress=progress,
+                     colour_p=colour_p)
 
 
 def _number(kind: type, low: float | None, strict: bool = False, what: str = ""):
@@ -121,6 +125,14 @@ def _number(kind: type, low: float | None, strict: bool = False, what: str = "")
             raise argparse.ArgumentTypeError(f"must be {what}, not {text}")
         return value
     return parse
+
+
+def parse_fraction(text: str) -> float:
+    """An argparse type: a number in [0, 1], else a sentence."""
+    value = _number(float, 0, what="a number from 0 to 1")(text)
+    if value > 1:
+        raise argparse.ArgumentTypeError(f"must be a number from 0 to 1, not {text}")
+    return value
 
 
 _WHOLE, _COUNT = "a whole number of 1 or more", "a whole number of 0 or more"
@@ -171,6 +183,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--text-steps", type=_number(int, 0, what=_COUNT), default=0, metavar="N",
                         help="fashion-scenes: first N steps of the text tower alone on converse triples, to learn "
                         "word order before the pictures (minclip.word_order; default 0, as the shipped model)")
+    parser.add_argument("--word-order-weight", type=_number(float, 0, strict=True, what="a number above 0"),
+                        default=WORD_ORDER_WEIGHT, metavar="W",
+                        help=f"fashion-scenes: the word-order term's weight (default {WORD_ORDER_WEIGHT})")
+    parser.add_argument("--triple-colours", type=parse_fraction, default=TRIPLE_COLOURS, metavar="P",
+                        help="fashion-scenes: how often the word-order sentences name an item's colour "
+                        f"(default {TRIPLE_COLOURS}, as captions do; 0: never)")
     parser.add_argument("--scenes", default="shipped", choices=sorted(SCENE_STREAMS),
                         help="fashion-scenes: the scene stream; binding: more twins, swapped captions as negatives")
     parser.add_argument("--device", default=None)
@@ -191,7 +209,9 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(f"--resume: no checkpoint at {Path(args.out) / 'last.pt'}; run without --resume to start, or "
                      "point --out at the folder of the run to continue")
     for flag, given in (("--word-order", args.word_order), ("--text-steps", args.text_steps),
-                        ("--scenes", args.scenes != "shipped")):
+                        ("--scenes", args.scenes != "shipped"),
+                        ("--word-order-weight", args.word_order_weight != WORD_ORDER_WEIGHT),
+                        ("--triple-colours", args.triple_colours != TRIPLE_COLOURS)):
         if given and (args.train_data or not args.dataset.startswith("fashion-scenes")):
             parser.error(f"{flag}: the word-order sentences and scene streams are Fashion Scenes' own; use it with "
                          "--dataset fashion-scenes (or fashion-scenes-sample), or leave it out")
@@ -227,7 +247,7 @@ def main(argv: list[str] | None = None) -> int:
 
     if args.text_steps and not args.resume:  # resumed: the checkpoint's text tower has been through it
         try:
-            text_first(model, train_set, args.text_steps, config)
+            text_first(model, train_set, args.text_steps, config, colour_p=args.triple_colours)
         except KeyboardInterrupt:
             print("\ninterrupted in the text stage, before the first CLIP step: nothing was saved; run the command "
                   "again", file=sys.stderr)
@@ -236,7 +256,8 @@ def main(argv: list[str] | None = None) -> int:
             print(f"error: {err}", file=sys.stderr)
             return 1
     try:
-        step = objective("" if args.train_data else args.dataset, model, train_set, args.word_order, config.seed)
+        step = objective("" if args.train_data else args.dataset, model, train_set, args.word_order, config.seed,
+                         args.word_order_weight, args.triple_colours)
         history = train(model, train_set, config, args.out, resume=args.resume, evaluate=evaluate, objective=step)
     except TrainingInterrupted as err:  # saved; train() printed how to continue
         return 128 + err.signum  # the shell's code for a process stopped by that signal
@@ -249,6 +270,8 @@ def main(argv: list[str] | None = None) -> int:
         save_checkpoint(model.cpu(), Path(args.out) / "model.safetensors",
                         metadata={"history": json.dumps(history), "train_config": json.dumps(config.to_dict()),
                                   "recipe": json.dumps({"text_steps": args.text_steps, "word_order": args.word_order,
+                                                        "word_order_weight": args.word_order_weight,
+                                                        "triple_colours": args.triple_colours,
                                                         "scenes": args.scenes})})
         print(json.dumps(history[-1]))
     if dist.is_initialized():

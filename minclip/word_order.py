@@ -41,22 +41,25 @@ from minclip.zeroshot import encode_texts
 # 128 triples, from each seed tried; at 2e-3 whether it does within 600 hangs on the rounding of the arithmetic
 # (data/text-stage.json)
 TEXT_STAGE_LR = 1e-3
+# How often a triple's noun phrase names its item's colour: as often as a caption's does (scene_text.noun_phrase)
+TRIPLE_COLOURS = 0.7
 TWO_ITEMS = SceneConfig(original=0.0, counts=(0.0, 1.0), noise=0.0, twins=0.0)  # two items, side by side or stacked
 
 
-def converse_triples(labels, split: str, rng: random.Random, n: int, framed: float = 0.0
-                     ) -> list[tuple[str, str, str]]:
+def converse_triples(labels, split: str, rng: random.Random, n: int, framed: float = 0.0,
+                     colour_p: float = TRIPLE_COLOURS) -> list[tuple[str, str, str]]:
     """n (caption, converse, swap) triples about two-item scenes drawn from `labels` (the item pool's categories)
     of `split`: "a red sneaker to the left of a blue bag", the same relation told from the other item, with the
     same noun phrases in a wording of its own ("a blue bag to the right of a red sneaker"), and the caption with
     the two items swapped ("a blue bag to the left of a red sneaker"). Pairs whose swap reads as the caption (two
     sneakers, colours unsaid) are skipped. A fraction `framed` of triples is put in one training caption frame
     each ("new in: ... with a black background"), as captions and prompts come: word order in frames, to measure
-    or to teach."""
+    or to teach. Each noun phrase names its item's colour with probability `colour_p` (0: never, so that the
+    sentences teach the order of items and no pairing of a colour with a category)."""
     triples = []
     while len(triples) < n:
         a, b = rng.sample(draw_scene(rng, labels, TWO_ITEMS, split)["items"], 2)
-        phrases = (noun_phrase(a, rng), noun_phrase(b, rng))
+        phrases = (noun_phrase(a, rng, colour_p), noun_phrase(b, rng, colour_p))
         pair = describe_relation(a, b, rng, phrases)
         if pair is not None and pair[0] != pair[1]:
             triple = (pair[0], describe_relation(b, a, rng, phrases[::-1])[0], pair[1])
@@ -91,14 +94,16 @@ class WordOrderStep(ContrastiveStep):
     the training set's item pool (`dataset.labels`, `dataset.split`). The triples of step s are a pure function of
     (seed, s), so a resumed run draws the same ones (train() calls set_step before each step)."""
 
-    def __init__(self, model, dataset, triples: int = 32, weight: float = 1.0, seed: int = 0, framed: float = 0.0):
+    def __init__(self, model, dataset, triples: int = 32, weight: float = 1.0, seed: int = 0, framed: float = 0.0,
+                 colour_p: float = TRIPLE_COLOURS):
         super().__init__(model)
         if triples < 1 or weight <= 0:
             raise ValueError(f"word order: triples >= 1 and weight > 0, got {triples} and {weight}")
-        if not 0.0 <= framed <= 1.0:
-            raise ValueError(f"word order: framed is a fraction of the triples, in [0, 1], got {framed}")
+        if not (0.0 <= framed <= 1.0 and 0.0 <= colour_p <= 1.0):
+            raise ValueError(f"word order: framed and colour_p are fractions, in [0, 1], got {framed} and {colour_p}")
         self.labels, self.split = dataset.labels, dataset.split
         self.triples, self.weight, self.seed, self.step, self.framed = triples, weight, seed, 0, framed
+        self.colour_p = colour_p
         self.last = torch.tensor(float("nan"))
 
     def set_step(self, step: int) -> None:
@@ -106,12 +111,13 @@ class WordOrderStep(ContrastiveStep):
 
     def extra_texts(self) -> list[str]:
         rng = random.Random(self.seed * 1_000_003 + self.step)
-        triples = converse_triples(self.labels, self.split, rng, self.triples, self.framed)
+        triples = converse_triples(self.labels, self.split, rng, self.triples, self.framed, self.colour_p)
         return [t for triple in triples for t in triple]
 
     def settings(self) -> dict:
         return {"word_order": {"triples": self.triples, "weight": self.weight, "framed": self.framed,
-                               "seed": self.seed}}
+                               "seed": self.seed, **({"colour_p": self.colour_p} if self.colour_p != TRIPLE_COLOURS
+                                                     else {})}}
 
     def extra_loss(self, text_features: torch.Tensor) -> torch.Tensor:
         order = word_order_loss(text_features)
@@ -123,11 +129,12 @@ class WordOrderStep(ContrastiveStep):
 
 
 def teach_word_order(model, dataset, steps: int, triples: int = 128, lr: float = TEXT_STAGE_LR, seed: int = 0,
-                     amp: bool = False, progress: bool = False) -> float:
+                     amp: bool = False, progress: bool = False, colour_p: float = TRIPLE_COLOURS) -> float:
     """Train the text tower alone (not the image tower, not the temperature) for `steps` batches of `triples`
-    converse triples about `dataset`'s item pool (word_order_loss), AdamW at a constant `lr`, under bf16 autocast
-    with `amp`, on the device the model is on. The triples of a run are a pure function of `seed`. Returns the
-    last batch's loss; a NaN or infinite loss raises TrainingDiverged (the weights then are not to be used)."""
+    converse triples about `dataset`'s item pool (word_order_loss; noun phrases name colours with probability
+    `colour_p`), AdamW at a constant `lr`, under bf16 autocast with `amp`, on the device the model is on. The
+    triples of a run are a pure function of `seed`. Returns the last batch's loss; a NaN or infinite loss raises
+    TrainingDiverged (the weights then are not to be used)."""
     if steps < 0 or triples < 1 or lr <= 0:
         raise ValueError(f"word order: steps >= 0, triples >= 1 and lr > 0, got {steps}, {triples} and {lr}")
     rng = random.Random(seed)
@@ -137,7 +144,7 @@ def teach_word_order(model, dataset, steps: int, triples: int = 128, lr: float =
     model.train()
     loss = torch.tensor(float("nan"))
     for step in range(steps):
-        batch = converse_triples(dataset.labels, dataset.split, rng, triples)
+        batch = converse_triples(dataset.labels, dataset.split, rng, triples, colour_p=colour_p)
         tokens = model.tokenize([t for triple in batch for t in triple], truncate=True).to(device)  # (3N, T)
         with torch.autocast(device.type, dtype=torch.bfloat16, enabled=amp):
             loss = word_order_loss(model.encode_text(tokens))

@@ -53,10 +53,11 @@ from minclip.train_cli import (  # noqa: E402
     build_datasets,
     model_config,
     objective,
+    parse_fraction,
     schedule,
     text_first,
 )
-from minclip.word_order import TEXT_STAGE_LR, converse_over_swap, converse_triples  # noqa: E402
+from minclip.word_order import TEXT_STAGE_LR, TRIPLE_COLOURS, converse_over_swap, converse_triples  # noqa: E402
 from minclip.zeroshot import zero_shot_classifier, zero_shot_eval  # noqa: E402
 from scripts.records import git_commit, machine_name, write_record  # noqa: E402
 
@@ -115,6 +116,10 @@ def main() -> int:
     parser.add_argument("--text-steps", type=int, default=0, metavar="N",
                         help="fashion-scenes-cpu after N steps of the text tower alone (not shipped: "
                         "data/language-first.json)")
+    parser.add_argument("--word-order-weight", type=float, default=WORD_ORDER_WEIGHT, metavar="W",
+                        help="the word-order term's weight (as minclip.train's flag)")
+    parser.add_argument("--triple-colours", type=parse_fraction, default=TRIPLE_COLOURS, metavar="P",
+                        help="how often the word-order sentences name a colour (as minclip.train's flag)")
     parser.add_argument("--scenes", default="shipped", choices=sorted(SCENE_STREAMS),
                         help="the scene stream (minclip.train_cli.SCENE_STREAMS)")
     parser.add_argument("--scene-settings", type=json.loads, default=None, metavar="JSON",
@@ -148,6 +153,10 @@ def main() -> int:
         return 0
     if args.model.endswith("-gpu"):
         parser.error(f"{args.model} is trained by scripts/gpu_figures.py on a GPU; here only --evaluate-only")
+    if (args.word_order_weight != WORD_ORDER_WEIGHT or args.triple_colours != TRIPLE_COLOURS) and (
+            not (args.word_order or args.text_steps) or not args.record or args.word_order_weight <= 0):
+        parser.error("--word-order-weight W (W > 0) and --triple-colours P change a word-order variant; give "
+                     "--word-order or --text-steps, and --record")
     if args.max_steps is not None and (args.max_steps < 1 or not variant or not args.record):
         parser.error("--max-steps N (N >= 1) shortens a variant's schedule; name its --record")
     settings = args.scene_settings or {}
@@ -164,10 +173,11 @@ def main() -> int:
                  else build_datasets(dataset, model.config.image_resolution, config.seed, args.scenes)[0])
     clock = time.perf_counter()
     if args.text_steps:
-        text_first(model, train_set, args.text_steps, config, progress=False)
+        text_first(model, train_set, args.text_steps, config, progress=False, colour_p=args.triple_colours)
     text_seconds = time.perf_counter() - clock
     history = train(model, train_set, config, REPO / "runs" / name,
-                    objective=objective(dataset, model, train_set, args.word_order, seed=config.seed))
+                    objective=objective(dataset, model, train_set, args.word_order, config.seed,
+                                        args.word_order_weight, args.triple_colours))
     train_seconds = time.perf_counter() - started
 
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -177,6 +187,8 @@ def main() -> int:
     shipped, _ = load(out, device="cpu")  # the stored float16 weights, back in float32
     flags = "".join(f" --{flag} {value}" for flag, value, given in (
         ("text-steps", args.text_steps, args.text_steps), ("word-order", args.word_order, args.word_order),
+        ("word-order-weight", args.word_order_weight, args.word_order_weight != WORD_ORDER_WEIGHT),
+        ("triple-colours", args.triple_colours, args.triple_colours != TRIPLE_COLOURS),
         ("scenes", args.scenes, args.scenes != "shipped"), ("max-steps", args.max_steps, args.max_steps)) if given)
     if settings:
         flags += f", with SceneConfig fields {json.dumps(settings)} over the --scenes preset (no minclip.train flag)"
@@ -196,10 +208,12 @@ def main() -> int:
         "scenes": args.scenes if dataset == "fashion-scenes" else None,
         **({"scene_settings": settings} if settings else {}),
         "text_stage": {"steps": args.text_steps, "triples_per_step": 128, "lr": TEXT_STAGE_LR,
+                       "colour_p": args.triple_colours,
                        "what": "minclip.train_cli.text_first",
                        "seconds": round(text_seconds, 1)} if args.text_steps else None,
         "objective": {"clip": "minclip.train.ContrastiveStep", **({"word_order": {
-            "triples_per_step": args.word_order, "weight": WORD_ORDER_WEIGHT, "what": "minclip.word_order"}}
+            "triples_per_step": args.word_order, "weight": args.word_order_weight, "colour_p": args.triple_colours,
+            "what": "minclip.word_order"}}
             if args.word_order else {})},
         "train_seconds": round(train_seconds, 1),
         "history": history,

@@ -78,8 +78,28 @@ def test_word_order_step_draws_the_same_sentences_for_the_same_step_and_others_f
     framed.set_step(5)
     assert framed.extra_texts() == [t for triple in converse_triples(scenes.labels, scenes.split,
                                                                      random.Random(5), 8, 1.0) for t in triple]
-    with pytest.raises(ValueError, match="framed is a fraction"):
+    with pytest.raises(ValueError, match="framed and colour_p are fractions"):
         WordOrderStep(CLIP(TINY), scenes, framed=1.5)
+    with pytest.raises(ValueError, match="framed and colour_p are fractions"):
+        WordOrderStep(CLIP(TINY), scenes, colour_p=-0.1)
+
+
+def test_colourless_triples_name_no_colour_and_still_tell_the_items_apart():
+    from minclip.scene_text import COLOUR_WORDS
+
+    scenes = sample_scenes()
+    words = {w for names in COLOUR_WORDS.values() for w in names}
+    coloured = converse_triples(scenes.labels, "test", random.Random(2), 300)
+    bare = converse_triples(scenes.labels, "test", random.Random(2), 300, colour_p=0.0)
+
+    def named(triples):
+        return sum(any(w in words for w in re.findall(r"[a-z]+", t[0])) for t in triples)
+
+    assert named(bare) == 0 < 150 < named(coloured)  # captions name a colour in 70% of noun phrases
+    assert all(t[2] != t[0] for t in bare)  # a swap that reads as the caption (two sneakers) is skipped
+    step = WordOrderStep(CLIP(TINY), scenes, triples=8, colour_p=0.0)
+    assert step.settings()["word_order"]["colour_p"] == 0.0 and "colour_p" not in WordOrderStep(
+        CLIP(TINY), scenes).settings()["word_order"]  # a checkpoint of the default records what it always did
 
 
 def two_category_world(n=1000):
@@ -206,10 +226,15 @@ def test_the_command_line_teaches_word_order_first_then_trains_on_the_binding_st
     assert build_datasets("fashion-scenes-sample", 64, 0, "binding")[0].config == SceneConfig.binding(resolution=64)
     assert not build_datasets("fashion-scenes-sample", 64, 0)[0].config.hard_negatives  # the shipped stream
     flags = ["--dataset", "fashion-scenes-sample", "--out", str(tmp_path), "--batch-size", "16", "--device", "cpu",
-             "--text-steps", "2", "--word-order", "4", "--scenes", "binding"]
+             "--text-steps", "2", "--word-order", "4", "--scenes", "binding", "--word-order-weight", "1.5",
+             "--triple-colours", "0"]
+    colours = []
+    monkeypatch.setattr(cli, "WordOrderStep", lambda *a, **k: colours.append(k["colour_p"]) or WordOrderStep(*a, **k))
     assert main([*flags, "--max-steps", "1"]) == 0
     with safe_open(tmp_path / "model.safetensors", "pt") as f:
-        assert json.loads(f.metadata()["recipe"]) == {"text_steps": 2, "word_order": 4, "scenes": "binding"}
+        assert json.loads(f.metadata()["recipe"]) == {"text_steps": 2, "word_order": 4, "word_order_weight": 1.5,
+                                                      "triple_colours": 0.0, "scenes": "binding"}
+    assert colours == [0.0]
     calls = []
     real = cli.teach_word_order
     monkeypatch.setattr(cli, "teach_word_order", lambda *a, **k: calls.append(a) or real(*a, **k))
