@@ -14,7 +14,7 @@ Under bf16, minclip.attention.attention writes attention out in float32 instead 
 F.scaled_dot_product_attention, which is slow in bf16 on a CPU for these short sequences. A third timed run, in the
 same rounds, swaps the fused kernel back in, and a step of the text stage (minclip.word_order.teach_word_order,
 128 triples) is timed both ways, so the ratios say what writing it out buys. A fourth run encodes each batch's
-captions whole instead of in two halves by length (minclip.train.SPLIT_ROWS), to say what the split buys.
+captions whole instead of in two halves by length (minclip.contrastive_step.SPLIT_ROWS), to say what the split buys.
 """
 
 import argparse
@@ -25,7 +25,7 @@ import torch
 import torch.nn.functional as F
 
 from minclip import attention as attention_module
-from minclip import train as train_module
+from minclip import contrastive_step as step_module
 from minclip.datasets import collate
 from minclip.loss import clip_loss
 from minclip.model import CLIPConfig
@@ -48,13 +48,13 @@ def fused(q, k, v, attn_mask=None):
 
 def patched(kernel, split: bool, run):
     """run() with `kernel` as minclip.attention.attention (None: minclip's own), captions split or not."""
-    own, rows = attention_module.attention, train_module.SPLIT_ROWS
+    own, rows = attention_module.attention, step_module.SPLIT_ROWS
     attention_module.attention = kernel or own
-    train_module.SPLIT_ROWS = rows if split else 1 << 30
+    step_module.SPLIT_ROWS = rows if split else 1 << 30
     try:
         return run()
     finally:
-        attention_module.attention, train_module.SPLIT_ROWS = own, rows
+        attention_module.attention, step_module.SPLIT_ROWS = own, rows
 
 
 def text_stage_seconds(model, data, steps: int) -> float:

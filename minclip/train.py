@@ -7,8 +7,9 @@ that have bf16 instructions too). Gradient clipping is an addition of ours (open
 small-batch CPU runs stable.
 
 The loop knows nothing about CLIP, as minGPT's Trainer knows nothing about GPT: what a step computes is an
-objective (ContrastiveStep here, minclip.word_order's WordOrderStep with a text-side term added, minclip.baseline's
-SupervisedStep for the supervised baseline) that turns a batch into a loss. The command line lives in minclip.train_cli:
+objective (minclip.contrastive_step's ContrastiveStep, minclip.word_order's WordOrderStep with a text-side term
+added, minclip.baseline's SupervisedStep for the supervised baseline) that turns a batch into a loss. Its settings
+(TrainConfig, the schedules, the device) live in minclip.train_config; the command line in minclip.train_cli:
 Command line:  python -m minclip.train --preset cpu --dataset fashion-mnist --out runs/cpu  (the shipped schedule)
 On a GPU:      python -m minclip.train --schedule gpu --out runs/gpu  (TrainConfig.gpu(): 10 epochs of 256 pairs)
 Several GPUs:  torchrun --nproc-per-node 8 -m minclip.train --preset rn50 ...  (batch size is per process)
@@ -18,21 +19,32 @@ With a ResNet, BatchNorm statistics stay per process (no SyncBatchNorm), as in o
 from __future__ import annotations
 
 import json
-import math
 import signal
 import time
-from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import torch
-import torch.distributed as dist
 from tqdm.auto import tqdm
 
+from minclip.contrastive_step import (  # noqa: F401 (re-exported: chapters, benchmarks and records use these names)
+    SPLIT_ROWS,
+    ContrastiveStep,
+    _world,
+    encode_text_split,
+)
 from minclip.datasets import collate
-from minclip.loss import ClipLoss, clamp_logit_scale, clip_loss
 from minclip.model import CLIP, OPENAI_VOCAB_SIZE, CLIPConfig
 from minclip.resources import asset
 from minclip.tokenizer import BPETokenizer
+from minclip.train_config import (  # noqa: F401 (re-exported)
+    SCHEDULES,
+    TrainConfig,
+    cpu_has_bf16,
+    learning_rate,
+    param_groups,
+    pick_device,
+    uses_autocast,
+)
 from minclip.train_state import (  # noqa: F401 (re-exported: the appendix and the CLI read them from here)
     CheckpointError,
     _StopOnSignal,
@@ -53,81 +65,6 @@ class TrainingInterrupted(KeyboardInterrupt):
     def __init__(self, message: str, signum: int):
         super().__init__(message)
         self.signum = signum
-
-
-@dataclass
-class TrainConfig:
-    epochs: int = 3
-    batch_size: int = 128
-    lr: float = 1e-3
-    weight_decay: float = 0.1
-    warmup_steps: int = 100
-    grad_clip: float = 1.0
-    seed: int = 0
-    max_steps: int | None = None  # stop early (tests, quick looks); None: run every epoch
-    device: str | None = None  # None: CUDA, then Apple MPS, then CPU
-    amp: bool = True  # bf16 autocast on CUDA (and on a CPU with cpu_amp)
-    cpu_amp: bool = False  # bf16 autocast on a CPU too, where it has bf16 instructions (cpu_has_bf16)
-    compile: bool = False  # torch.compile the model (CUDA)
-    num_workers: int = 0  # DataLoader worker processes preparing batches (0: in the training process)
-    log_every: int = 10  # steps between points of the training curve (loss, temperature, learning rate)
-
-    def to_dict(self) -> dict:
-        return asdict(self)
-
-    @classmethod
-    def cpu(cls, **overrides) -> TrainConfig:
-        """The shipped model's schedule: one epoch of 128 pairs, about 10 minutes on 2 CPU cores."""
-        return cls(**{"epochs": 1, "batch_size": 128, "lr": 2e-3, "warmup_steps": 50, **overrides})
-
-    @classmethod
-    def gpu(cls, **overrides) -> TrainConfig:
-        """A GPU-sized schedule for the same model: ten epochs of 256 pairs, batches prepared by 8 workers."""
-        return cls(**{"epochs": 10, "batch_size": 256, "lr": 2e-3, "warmup_steps": 200, "num_workers": 8,
-                      **overrides})
-
-
-SCHEDULES = {"cpu": TrainConfig.cpu, "gpu": TrainConfig.gpu}
-
-
-def pick_device(name: str | None = None) -> torch.device:
-    if name:
-        return torch.device(name)
-    if torch.cuda.is_available():
-        return torch.device("cuda")
-    if getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():
-        return torch.device("mps")
-    return torch.device("cpu")
-
-
-def cpu_has_bf16() -> bool:
-    """Whether this CPU computes in bfloat16 natively (x86 AVX512-BF16 or AMX tiles): there autocast makes a step of
-    the cpu preset 1.5 to 1.8 times as fast; elsewhere bf16 is emulated, slower than float32, and training stays in
-    float32."""
-    checks = ("_is_avx512_bf16_supported", "_is_amx_tile_supported")
-    return any(getattr(torch.cpu, name, lambda: False)() for name in checks)
-
-
-def uses_autocast(config: TrainConfig, device: torch.device) -> bool:
-    """Whether a step runs under bf16 autocast: on CUDA with amp, on a bf16-capable CPU with amp and cpu_amp."""
-    if not config.amp:
-        return False
-    return device.type == "cuda" or (device.type == "cpu" and config.cpu_amp and cpu_has_bf16())
-
-
-def param_groups(model: torch.nn.Module, weight_decay: float) -> list[dict]:
-    """Weight decay on matrices and filters only: gains, biases and the temperature (ndim < 2) are exempt."""
-    decay = [p for p in model.parameters() if p.requires_grad and p.ndim >= 2]
-    no_decay = [p for p in model.parameters() if p.requires_grad and p.ndim < 2]
-    return [{"params": decay, "weight_decay": weight_decay}, {"params": no_decay, "weight_decay": 0.0}]
-
-
-def learning_rate(step: int, total: int, warmup: int, base: float) -> float:
-    """Linear warm-up over `warmup` steps, then a cosine decay to zero at `total`."""
-    if step < warmup:
-        return base * (step + 1) / warmup
-    progress = (step - warmup) / max(1, total - warmup)
-    return base * 0.5 * (1 + math.cos(math.pi * min(1.0, progress)))
 
 
 def epoch_order(n: int, seed: int, epoch: int) -> torch.Tensor:
@@ -154,89 +91,6 @@ def _ignore_ctrl_c(worker_id: int) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
-# ----------------------------------------------------------------------------------------------------------
-# the loop
-
-
-# A training step encodes a batch of this many captions or more as two batches, its shorter and its longer half,
-# when the shorter half is at least a quarter shorter: encode_text cuts each at its own last end-of-text token, so
-# both skip padding (a scenes step about 1.06x as fast, benchmarks/bench_cpu_amp.py)
-SPLIT_ROWS = 64
-
-
-def encode_text_split(model: CLIP, tokens: torch.Tensor) -> torch.Tensor:
-    """model.encode_text(tokens) (B, D), computed for the shorter and the longer half of a large batch apart."""
-    eot = tokens.argmax(dim=-1)
-    if len(tokens) >= SPLIT_ROWS:
-        order = eot.argsort()
-        short, long = order[: len(tokens) // 2], order[len(tokens) // 2:]
-        if 4 * (int(eot[short[-1]]) + 1) <= 3 * (int(eot[long[-1]]) + 1):
-            halves = torch.cat([model.encode_text(tokens[short]), model.encode_text(tokens[long])])
-            return halves[order.argsort()]  # (B, D) in the rows' order
-    return model.encode_text(tokens)
-
-
-class _Towers(torch.nn.Module):
-    """Both encoders behind one forward(), so DistributedDataParallel sees every parameter in use."""
-
-    def __init__(self, model: CLIP):
-        super().__init__()
-        self.model = model
-
-    def forward(self, images, tokens):
-        return self.model.encode_image(images), encode_text_split(self.model, tokens)
-
-
-class ContrastiveStep:
-    """What one CLIP step computes (section 2.5): the symmetric contrastive loss of a batch of (image, caption)
-    pairs, with the temperature clipped at 100 after each update. Across processes, ClipLoss gathers the features
-    of the whole global batch (local_loss=True, gather_with_grad=True), as open_clip does.
-
-    An objective for `train` has four parts: module() (what the forward pass goes through: wrapped in DDP and
-    torch.compile by the loop), loss(forward, batch, move), after_step() and stats() (figures for the log)."""
-
-    def __init__(self, model: CLIP):
-        self.model = model
-        self.loss_fn = ClipLoss(local_loss=True, gather_with_grad=True) if _world()[1] > 1 else clip_loss
-
-    def module(self) -> torch.nn.Module:
-        return _Towers(self.model)
-
-    def loss(self, forward, batch, move) -> torch.Tensor:
-        images, captions = batch[0], batch[1]
-        negatives = [c for c in batch[3] if c] if len(batch) > 3 else []  # hard negative captions (NegCLIP)
-        if negatives and self.loss_fn is not clip_loss:
-            raise ValueError("hard negative captions are supported in one process only; train without them")
-        extra = self.extra_texts()
-        tokens = move(self.model.tokenize(captions + negatives + extra, truncate=True), made_here=True)  # (B+M+E, T)
-        image_features, text_features = forward(move(images), tokens)  # (B, D), (B + M + E, D)
-        scale, n, m = self.model.logit_scale.exp(), len(captions), len(negatives)
-        if negatives:
-            loss = clip_loss(image_features, text_features[:n], scale, text_features[n:n + m])
-        else:
-            loss = self.loss_fn(image_features, text_features[:n], scale)
-        return loss + self.extra_loss(text_features[n + m:]) if extra else loss
-
-    def extra_texts(self) -> list[str]:
-        """Texts a step encodes besides the batch's captions, for a text-side term (none in CLIP's step;
-        minclip.word_order's step adds sentences): they go through the same forward pass as the captions."""
-        return []
-
-    def extra_loss(self, text_features: torch.Tensor) -> torch.Tensor:
-        """The text-side term on the embeddings of extra_texts() (E, D), added to the contrastive loss."""
-        raise NotImplementedError
-
-    def settings(self) -> dict:
-        """What a checkpoint records of the objective besides its class, so that a resumed run refuses another."""
-        return {}
-
-    def after_step(self) -> None:
-        clamp_logit_scale(self.model.logit_scale)
-
-    def stats(self) -> dict:
-        return {"logit_scale": self.model.logit_scale.exp().item()}
-
-
 def new_model(config: CLIPConfig, seed: int = 0) -> CLIP:
     """A freshly initialised CLIP to train. A vocabulary smaller than OpenAI's 49,408 tokens (the `cpu` preset's
     2,048) is trained first on the book's captions, minclip/assets/captions.txt (chapter 1); then the weights,
@@ -251,13 +105,6 @@ def new_model(config: CLIPConfig, seed: int = 0) -> CLIP:
 
 # ----------------------------------------------------------------------------------------------------------
 # the loop, in pieces: processes, optimiser and resume, this process's batches, one step, the end of an epoch
-
-
-def _world() -> tuple[int, int]:
-    """(rank, world size): (0, 1) outside an initialised torch.distributed group of more than one process."""
-    if dist.is_available() and dist.is_initialized() and dist.get_world_size() > 1:
-        return dist.get_rank(), dist.get_world_size()
-    return 0, 1
 
 
 def _mover(device: torch.device, num_workers: int):

@@ -78,12 +78,13 @@ def schedule(name: str, dataset: str, **overrides) -> TrainConfig:
 
 
 def objective(dataset: str, model, train_set, word_order: int = 0, seed: int = 0, weight: float = WORD_ORDER_WEIGHT,
-              colour_p: float = TRIPLE_COLOURS):
+              colour_p: float = TRIPLE_COLOURS, every: int = 1):
     """What a step computes for a --dataset: on Fashion Scenes, CLIP's loss plus `weight` times the word-order term
-    over `word_order` converse triples a step (minclip.word_order, colours named with probability `colour_p`; 0
-    triples: CLIP's loss alone), elsewhere CLIP's loss."""
+    over `word_order` converse triples on every `every`-th step (minclip.word_order, colours named with probability
+    `colour_p`; 0 triples: CLIP's loss alone), elsewhere CLIP's loss."""
     if dataset.startswith("fashion-scenes") and word_order:
-        return WordOrderStep(model, train_set, triples=word_order, weight=weight, seed=seed, colour_p=colour_p)
+        return WordOrderStep(model, train_set, triples=word_order, weight=weight, seed=seed, colour_p=colour_p,
+                             every=every)
     return ContrastiveStep(model)
 
 
@@ -186,6 +187,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--word-order-weight", type=_number(float, 0, strict=True, what="a number above 0"),
                         default=WORD_ORDER_WEIGHT, metavar="W",
                         help=f"fashion-scenes: the word-order term's weight (default {WORD_ORDER_WEIGHT})")
+    parser.add_argument("--word-order-every", type=_number(int, 1, what=_WHOLE), default=1, metavar="K",
+                        help="fashion-scenes: the word-order term on every K-th step only (default 1: every step)")
     parser.add_argument("--triple-colours", type=parse_fraction, default=TRIPLE_COLOURS, metavar="P",
                         help="fashion-scenes: how often the word-order sentences name an item's colour "
                         f"(default {TRIPLE_COLOURS}, as captions do; 0: never)")
@@ -211,6 +214,7 @@ def main(argv: list[str] | None = None) -> int:
     for flag, given in (("--word-order", args.word_order), ("--text-steps", args.text_steps),
                         ("--scenes", args.scenes != "shipped"),
                         ("--word-order-weight", args.word_order_weight != WORD_ORDER_WEIGHT),
+                        ("--word-order-every", args.word_order_every != 1),
                         ("--triple-colours", args.triple_colours != TRIPLE_COLOURS)):
         if given and (args.train_data or not args.dataset.startswith("fashion-scenes")):
             parser.error(f"{flag}: the word-order sentences and scene streams are Fashion Scenes' own; use it with "
@@ -257,7 +261,7 @@ def main(argv: list[str] | None = None) -> int:
             return 1
     try:
         step = objective("" if args.train_data else args.dataset, model, train_set, args.word_order, config.seed,
-                         args.word_order_weight, args.triple_colours)
+                         args.word_order_weight, args.triple_colours, args.word_order_every)
         history = train(model, train_set, config, args.out, resume=args.resume, evaluate=evaluate, objective=step)
     except TrainingInterrupted as err:  # saved; train() printed how to continue
         return 128 + err.signum  # the shell's code for a process stopped by that signal
@@ -271,6 +275,7 @@ def main(argv: list[str] | None = None) -> int:
                         metadata={"history": json.dumps(history), "train_config": json.dumps(config.to_dict()),
                                   "recipe": json.dumps({"text_steps": args.text_steps, "word_order": args.word_order,
                                                         "word_order_weight": args.word_order_weight,
+                                                        "word_order_every": args.word_order_every,
                                                         "triple_colours": args.triple_colours,
                                                         "scenes": args.scenes})})
         print(json.dumps(history[-1]))

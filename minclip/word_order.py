@@ -91,33 +91,39 @@ def converse_over_swap(model, triples: list[tuple[str, str, str]]) -> float:
 
 class WordOrderStep(ContrastiveStep):
     """CLIP's step plus `weight` times word_order_loss over `triples` fresh converse triples a step, drawn from
-    the training set's item pool (`dataset.labels`, `dataset.split`). The triples of step s are a pure function of
-    (seed, s), so a resumed run draws the same ones (train() calls set_step before each step)."""
+    the training set's item pool (`dataset.labels`, `dataset.split`); with `every` k > 1, on every k-th step only
+    (steps 0, k, 2k, ...: the others are CLIP's step alone, and cost what it costs). The triples of step s are a
+    pure function of (seed, s), so a resumed run draws the same ones (train() calls set_step before each step)."""
 
     def __init__(self, model, dataset, triples: int = 32, weight: float = 1.0, seed: int = 0, framed: float = 0.0,
-                 colour_p: float = TRIPLE_COLOURS):
+                 colour_p: float = TRIPLE_COLOURS, every: int = 1):
         super().__init__(model)
-        if triples < 1 or weight <= 0:
-            raise ValueError(f"word order: triples >= 1 and weight > 0, got {triples} and {weight}")
+        if triples < 1 or weight <= 0 or every < 1:
+            raise ValueError(f"word order: triples >= 1, weight > 0 and every >= 1, got {triples}, {weight} and "
+                             f"{every}")
         if not (0.0 <= framed <= 1.0 and 0.0 <= colour_p <= 1.0):
             raise ValueError(f"word order: framed and colour_p are fractions, in [0, 1], got {framed} and {colour_p}")
         self.labels, self.split = dataset.labels, dataset.split
         self.triples, self.weight, self.seed, self.step, self.framed = triples, weight, seed, 0, framed
-        self.colour_p = colour_p
+        self.colour_p, self.every = colour_p, every
         self.last = torch.tensor(float("nan"))
 
     def set_step(self, step: int) -> None:
         self.step = step
 
     def extra_texts(self) -> list[str]:
+        if self.step % self.every:
+            return []
         rng = random.Random(self.seed * 1_000_003 + self.step)
         triples = converse_triples(self.labels, self.split, rng, self.triples, self.framed, self.colour_p)
         return [t for triple in triples for t in triple]
 
     def settings(self) -> dict:
         return {"word_order": {"triples": self.triples, "weight": self.weight, "framed": self.framed,
-                               "seed": self.seed, **({"colour_p": self.colour_p} if self.colour_p != TRIPLE_COLOURS
-                                                     else {})}}
+                               "seed": self.seed,
+                               # recorded where not the default, so that older checkpoints still resume
+                               **({"colour_p": self.colour_p} if self.colour_p != TRIPLE_COLOURS else {}),
+                               **({"every": self.every} if self.every != 1 else {})}}
 
     def extra_loss(self, text_features: torch.Tensor) -> torch.Tensor:
         order = word_order_loss(text_features)

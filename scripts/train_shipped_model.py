@@ -118,6 +118,8 @@ def main() -> int:
                         "data/language-first.json)")
     parser.add_argument("--word-order-weight", type=float, default=WORD_ORDER_WEIGHT, metavar="W",
                         help="the word-order term's weight (as minclip.train's flag)")
+    parser.add_argument("--word-order-every", type=int, default=1, metavar="K",
+                        help="the word-order term on every K-th step only (as minclip.train's flag)")
     parser.add_argument("--triple-colours", type=parse_fraction, default=TRIPLE_COLOURS, metavar="P",
                         help="how often the word-order sentences name a colour (as minclip.train's flag)")
     parser.add_argument("--scenes", default="shipped", choices=sorted(SCENE_STREAMS),
@@ -125,6 +127,8 @@ def main() -> int:
     parser.add_argument("--scene-settings", type=json.loads, default=None, metavar="JSON",
                         help="SceneConfig fields over --scenes' preset, e.g. '{\"shading\": [0.15, 0.55]}' (a "
                         "variant; give --record)")
+    parser.add_argument("--seed", type=int, default=SEED, help=f"a variant's training seed (default {SEED}, as the "
+                        "shipped models; the figures are measured on the same test scenes whatever the seed)")
     parser.add_argument("--max-steps", type=int, default=None, metavar="N",
                         help="a shorter schedule: N steps, the cosine ending there (a variant; give --record)")
     parser.add_argument("--evaluate-only", action="store_true",
@@ -153,10 +157,13 @@ def main() -> int:
         return 0
     if args.model.endswith("-gpu"):
         parser.error(f"{args.model} is trained by scripts/gpu_figures.py on a GPU; here only --evaluate-only")
-    if (args.word_order_weight != WORD_ORDER_WEIGHT or args.triple_colours != TRIPLE_COLOURS) and (
-            not (args.word_order or args.text_steps) or not args.record or args.word_order_weight <= 0):
-        parser.error("--word-order-weight W (W > 0) and --triple-colours P change a word-order variant; give "
-                     "--word-order or --text-steps, and --record")
+    if (args.word_order_weight != WORD_ORDER_WEIGHT or args.triple_colours != TRIPLE_COLOURS
+            or args.word_order_every != 1) and (not (args.word_order or args.text_steps) or not args.record
+                                                or args.word_order_weight <= 0 or args.word_order_every < 1):
+        parser.error("--word-order-weight W (W > 0), --word-order-every K (K >= 1) and --triple-colours P change a "
+                     "word-order variant; give --word-order or --text-steps, and --record")
+    if args.seed != SEED and (not variant or not args.record):
+        parser.error("--seed S trains a variant with another seed; name its --record")
     if args.max_steps is not None and (args.max_steps < 1 or not variant or not args.record):
         parser.error("--max-steps N (N >= 1) shortens a variant's schedule; name its --record")
     settings = args.scene_settings or {}
@@ -166,7 +173,7 @@ def main() -> int:
         stream = SCENE_STREAMS[args.scenes](resolution=model_config("cpu", dataset).image_resolution, **settings)
     except (TypeError, ValueError) as err:
         parser.error(f"--scene-settings: {err}")
-    config = schedule("cpu", dataset, device="cpu", seed=SEED, max_steps=args.max_steps)
+    config = schedule("cpu", dataset, device="cpu", seed=args.seed, max_steps=args.max_steps)
     started = time.perf_counter()
     model = new_model(model_config("cpu", dataset), config.seed)
     train_set = (FashionScenes("train", n=SCENES_PER_EPOCH, config=stream, seed=config.seed) if settings
@@ -175,9 +182,9 @@ def main() -> int:
     if args.text_steps:
         text_first(model, train_set, args.text_steps, config, progress=False, colour_p=args.triple_colours)
     text_seconds = time.perf_counter() - clock
-    history = train(model, train_set, config, REPO / "runs" / name,
+    history = train(model, train_set, config, out.parent if variant else REPO / "runs" / name,  # last.pt beside
                     objective=objective(dataset, model, train_set, args.word_order, config.seed,
-                                        args.word_order_weight, args.triple_colours))
+                                        args.word_order_weight, args.triple_colours, args.word_order_every))
     train_seconds = time.perf_counter() - started
 
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -188,8 +195,10 @@ def main() -> int:
     flags = "".join(f" --{flag} {value}" for flag, value, given in (
         ("text-steps", args.text_steps, args.text_steps), ("word-order", args.word_order, args.word_order),
         ("word-order-weight", args.word_order_weight, args.word_order_weight != WORD_ORDER_WEIGHT),
+        ("word-order-every", args.word_order_every, args.word_order_every != 1),
         ("triple-colours", args.triple_colours, args.triple_colours != TRIPLE_COLOURS),
-        ("scenes", args.scenes, args.scenes != "shipped"), ("max-steps", args.max_steps, args.max_steps)) if given)
+        ("scenes", args.scenes, args.scenes != "shipped"), ("max-steps", args.max_steps, args.max_steps),
+        ("seed", args.seed, args.seed != SEED)) if given)
     if settings:
         flags += f", with SceneConfig fields {json.dumps(settings)} over the --scenes preset (no minclip.train flag)"
     record = {
@@ -213,6 +222,7 @@ def main() -> int:
                        "seconds": round(text_seconds, 1)} if args.text_steps else None,
         "objective": {"clip": "minclip.train.ContrastiveStep", **({"word_order": {
             "triples_per_step": args.word_order, "weight": args.word_order_weight, "colour_p": args.triple_colours,
+            "every": args.word_order_every,
             "what": "minclip.word_order"}}
             if args.word_order else {})},
         "train_seconds": round(train_seconds, 1),

@@ -82,6 +82,30 @@ def test_word_order_step_draws_the_same_sentences_for_the_same_step_and_others_f
         WordOrderStep(CLIP(TINY), scenes, framed=1.5)
     with pytest.raises(ValueError, match="framed and colour_p are fractions"):
         WordOrderStep(CLIP(TINY), scenes, colour_p=-0.1)
+    with pytest.raises(ValueError, match="every >= 1"):
+        WordOrderStep(CLIP(TINY), scenes, every=0)
+
+
+def test_a_term_on_every_third_step_leaves_the_others_to_clips_loss_alone():
+    scenes = sample_scenes()
+    torch.manual_seed(0)
+    model = CLIP(TINY)
+    every, plain = WordOrderStep(model, scenes, triples=8, every=3), WordOrderStep(model, scenes, triples=8)
+    batch = [scenes[i] for i in range(16)]
+    batch = (torch.stack([b[0] for b in batch]), [b[1] for b in batch])
+
+    def forward(images, tokens):
+        return model.encode_image(images), model.encode_text(tokens)
+
+    for step in range(4):
+        every.set_step(step)
+        plain.set_step(step)
+        assert every.extra_texts() == (plain.extra_texts() if step % 3 == 0 else [])  # the same sentences on its steps
+        with torch.no_grad():
+            loss = every.loss(forward, batch, lambda x, made_here=False: x)
+            clip_only = ContrastiveStep(model).loss(forward, batch, lambda x, made_here=False: x)
+        assert (loss > clip_only + 1e-4) if step % 3 == 0 else torch.equal(loss, clip_only)
+    assert every.settings()["word_order"]["every"] == 3 and "every" not in plain.settings()["word_order"]
 
 
 def test_colourless_triples_name_no_colour_and_still_tell_the_items_apart():
@@ -227,14 +251,16 @@ def test_the_command_line_teaches_word_order_first_then_trains_on_the_binding_st
     assert not build_datasets("fashion-scenes-sample", 64, 0)[0].config.hard_negatives  # the shipped stream
     flags = ["--dataset", "fashion-scenes-sample", "--out", str(tmp_path), "--batch-size", "16", "--device", "cpu",
              "--text-steps", "2", "--word-order", "4", "--scenes", "binding", "--word-order-weight", "1.5",
-             "--triple-colours", "0"]
+             "--triple-colours", "0", "--word-order-every", "2"]
     colours = []
-    monkeypatch.setattr(cli, "WordOrderStep", lambda *a, **k: colours.append(k["colour_p"]) or WordOrderStep(*a, **k))
+    monkeypatch.setattr(cli, "WordOrderStep", lambda *a, **k: colours.append((k["colour_p"], k["every"])) or
+                        WordOrderStep(*a, **k))
     assert main([*flags, "--max-steps", "1"]) == 0
     with safe_open(tmp_path / "model.safetensors", "pt") as f:
         assert json.loads(f.metadata()["recipe"]) == {"text_steps": 2, "word_order": 4, "word_order_weight": 1.5,
-                                                      "triple_colours": 0.0, "scenes": "binding"}
-    assert colours == [0.0]
+                                                      "word_order_every": 2, "triple_colours": 0.0,
+                                                      "scenes": "binding"}
+    assert colours == [(0.0, 2)]
     calls = []
     real = cli.teach_word_order
     monkeypatch.setattr(cli, "teach_word_order", lambda *a, **k: calls.append(a) or real(*a, **k))
