@@ -172,6 +172,29 @@ def evaluate_task(model, task: Task, templates: tuple[str, ...] | None = None) -
     return {"task": task.name, "top1": correct.mean().item(), "chance": task.chance, "n": len(task.images)}
 
 
+@torch.no_grad()
+def combo_choices(model, task: Task, templates: tuple[str, ...] | None = None) -> dict:
+    """What a model answers on a colour x category task ("seen combos", "held-out combos"; classnames are the 110
+    phrases, colour-major: class 10 c + k is colour c's category k): top-1, how often the chosen phrase has the
+    right colour and the right category, how often it is a held-out pair, and top-1 among the held-out phrases
+    alone (0 on the seen task, whose answers are never among them). A model that knows the colour and the item
+    but holds to the pairs it saw answers a seen phrase of the right colour: colour high, held-out choices and
+    top-1 low, top-1 among the held-out phrases high."""
+    if task.classnames is None or len(task.classnames) != 10 * len(COLOURS):
+        raise ValueError(f"combo_choices takes a colour x category task of {10 * len(COLOURS)} phrases, not "
+                         f"{task.name!r}")
+    scores = encode_images(model, task.images) @ text_features(model, task.classnames,
+                                                               templates or task.templates).t()  # (N, 110)
+    held = torch.tensor(sorted(10 * list(COLOURS).index(c) + k for c, k in HELDOUT_COMBOS))
+    chosen, y = scores.argmax(dim=-1), task.labels
+    return {"task": task.name, "top1": (chosen == y).float().mean().item(),
+            "colour": (chosen // 10 == y // 10).float().mean().item(),
+            "category": (chosen % 10 == y % 10).float().mean().item(),
+            "chose_heldout": torch.isin(chosen, held).float().mean().item(),
+            "top1_among_heldout": (held[scores[:, held].argmax(dim=-1)] == y).float().mean().item(),
+            "n": len(task.images)}
+
+
 def evaluate_suite(model, tasks: list[Task], templates: tuple[str, ...] | None = None) -> list[dict]:
     """One row per task (evaluate_task), in the suite's order."""
     was_training = model.training

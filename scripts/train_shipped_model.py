@@ -9,6 +9,7 @@ Run from the repository root on a quiet machine (it needs the full Fashion-MNIST
     .venv/bin/python scripts/train_shipped_model.py --text-steps 600 --word-order 32 --scenes binding  # language first
     .venv/bin/python scripts/train_shipped_model.py ... --max-steps N --record PATH  # a variant, N steps in all
     .venv/bin/python scripts/train_shipped_model.py ... --scene-settings '{"shading": [0.15, 0.55]}' --record PATH
+    .venv/bin/python scripts/train_shipped_model.py ... --word-order-weight 1 --word-order-every 2 --seed 1 --record P
 
 --word-order N trains the scenes model as `python -m minclip.train --dataset fashion-scenes --word-order N` does
 (minclip.word_order: N converse triples a step teach the text tower word order). That model is not shipped: its

@@ -6,7 +6,15 @@ import torch
 from minclip.datasets import load_sample
 from minclip.scene_text import EVAL_FRAMES, TRAIN_FRAMES
 from minclip.scenes import HELDOUT_COMBOS
-from minclip.tasks import CATEGORY, ITEM_CLASSES, Task, build_tasks, evaluate_task, plural_query_precision
+from minclip.tasks import (
+    CATEGORY,
+    ITEM_CLASSES,
+    Task,
+    build_tasks,
+    combo_choices,
+    evaluate_task,
+    plural_query_precision,
+)
 from tests.script_modules import load_script
 
 
@@ -79,6 +87,23 @@ def test_an_oracle_scores_one(tasks, name):
     task = tasks[name]
     row = evaluate_task(_oracle(task), task, templates=("{}",))
     assert row == {"task": name, "top1": 1.0, "chance": task.chance, "n": 24}
+
+
+def test_combo_choices_tell_a_wrong_item_from_a_preference_for_seen_pairs(tasks):
+    task = tasks["held-out combos"]
+    assert combo_choices(_oracle(task), task, templates=("{}",)) == {
+        "task": "held-out combos", "top1": 1.0, "colour": 1.0, "category": 1.0, "chose_heldout": 1.0,
+        "top1_among_heldout": 1.0, "n": 24}
+    # a model that sees the right pair but likes the seen pair of the same colour and the next category better
+    seen_neighbour = {hash(im.numpy().tobytes()): 0.9 * torch.eye(128)[int(y)] + torch.eye(128)[10 * (int(y) // 10)
+                                                                                                 + (int(y) + 1) % 10]
+                      for im, y in zip(task.images, task.labels)}
+    biased = LookupModel(seen_neighbour, lambda text: torch.eye(128)[task.classnames.index(text)])
+    assert combo_choices(biased, task, templates=("{}",)) == {
+        "task": "held-out combos", "top1": 0.0, "colour": 1.0, "category": 0.0, "chose_heldout": 0.0,
+        "top1_among_heldout": 1.0, "n": 24}
+    with pytest.raises(ValueError, match="colour x category task of 110 phrases, not 'colour'"):
+        combo_choices(biased, tasks["colour"])
 
 
 def test_binding_counts_which_caption_wins(tasks):
