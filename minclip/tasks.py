@@ -37,6 +37,8 @@ COLOUR_CLASSES = tuple(article(f"{c} item") for c in COLOURS)  # "a black item" 
 COUNT_CLASSES = ("one item", "two items", "three items", "four items")
 POSITION_CLASSES = ("an item on the left", "an item on the right", "an item at the top", "an item at the bottom")
 SIZE_CLASSES = ("a small item", "a large item")
+# every colour x category phrase, colour-major: COMBO_CLASSES[10 c + k] is colour c's category k ("a red sneaker")
+COMBO_CLASSES = tuple(article(f"{c} {category}") for c in COLOURS for category in CATEGORY)
 
 
 @dataclass
@@ -112,13 +114,12 @@ def build_tasks(pool: tuple[torch.Tensor, torch.Tensor], n: int = 500, resolutio
     classify("position", list(POSITION_CLASSES), lambda y: random_item(size="small", centre=SINGLE_CENTRES[sides[y]]))
     classify("size", list(SIZE_CLASSES), lambda y: random_item(size=("small", "large")[y]))
 
-    combos = [(c, k) for c in colours for k in range(10)]
-    names = [article(f"{c} {CATEGORY[k]}") for c, k in combos]
+    combos = [(c, k) for c in colours for k in range(10)]  # in COMBO_CLASSES' order
     for name, pairs in (("seen combos", [p for p in combos if p not in held]), ("held-out combos", sorted(held))):
         ys = [combos.index(rng.choice(pairs)) for _ in range(n)]
         scenes = [_single(combos[y][1], _pick(rng, labels, combos[y][1]), combos[y][0], "large", (0.5, 0.5), rng)
                   for y in ys]
-        tasks.append(Task(name, pixels(scenes), 1 / len(combos), torch.tensor(ys), names))
+        tasks.append(Task(name, pixels(scenes), 1 / len(combos), torch.tensor(ys), list(COMBO_CLASSES)))
 
     scenes, prompts = [], []
     for _ in range(n):

@@ -23,15 +23,14 @@ from PIL import Image
 
 from minclip.demo import TEMPLATE_SETS, DemoModel
 from minclip.scene_layout import HELDOUT_COMBOS
-from minclip.scene_text import COLOURS, article
-from minclip.tasks import CATEGORY, COLOUR_CLASSES, ITEM_CLASSES
+from minclip.scene_text import COLOURS
+from minclip.tasks import COLOUR_CLASSES, COMBO_CLASSES, ITEM_CLASSES
 from minclip.zeroshot import zero_shot_classifier
 
 # colours as a user's picture might have them: none is the RGB that Fashion Scenes paints with (scene_text.COLOURS)
 USER_COLOURS = {"red": (200, 16, 46), "blue": (30, 70, 200), "green": (40, 150, 60), "purple": (120, 50, 160),
                 "orange": (240, 130, 20), "brown": (120, 75, 40), "pink": (240, 130, 180), "black": (25, 25, 25)}
-# every colour x item phrase, colour-major: PHRASES[10 c + k] is colour c's item k ("a red sneaker", "an orange bag")
-PHRASES = tuple(article(f"{c} {item}") for c in COLOURS for item in CATEGORY)
+PHRASES = COMBO_CLASSES  # every colour x item phrase, colour-major: PHRASES[10 c + k] is colour c's item k
 
 
 def user_picture(grey: np.ndarray, rgb: tuple[int, int, int]) -> Image.Image:

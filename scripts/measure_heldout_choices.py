@@ -34,10 +34,13 @@ def main() -> int:
     args = parser.parse_args()
     torch.set_num_threads(2)
     pool = tuple(torch.as_tensor(a) for a in load_fashion_mnist("test"))
-    rows = []
+    rows, suites = [], {}  # the suite's pictures, rendered once per input resolution
     for name, path in [("fashion-scenes-cpu", "fashion-scenes-cpu")] + [tuple(m.split("=", 1)) for m in args.model]:
         model = demo.load_model(path).clip
-        tasks = {t.name: t for t in build_tasks(pool, n=TASK_IMAGES, resolution=model.config.image_resolution)}
+        resolution = model.config.image_resolution
+        if resolution not in suites:
+            suites[resolution] = {t.name: t for t in build_tasks(pool, n=TASK_IMAGES, resolution=resolution)}
+        tasks = suites[resolution]
         for task in ("seen combos", "held-out combos"):
             row = {"model": name, **combo_choices(model, tasks[task])}
             rows.append({k: round(v, 4) if isinstance(v, float) else v for k, v in row.items()})
