@@ -64,6 +64,15 @@ class SceneConfig:
         return cls(**{"twins": 0.5, "twin_kinds": {"relation": 0.5, "position": 0.25, "colour": 0.25},
                       "hard_negatives": True, "original": 0.7, **overrides})
 
+    @classmethod
+    def language_first(cls, **overrides) -> SceneConfig:
+        """The shipped model's stream (minclip.recipes, `--scenes language-first`): the binding stream with each
+        item's shading strength drawn from 0.15 to 0.55 and its edge sharpness from 3 to 10, so that the items of
+        a user's own picture (more shading, softer edges) look like training items. On the earlier recipe it kept
+        binding (83.9% against 84.0%) and raised the held-out pairs from 25.9% to 36.0%
+        (data/language-first-varied.json against data/language-first-short.json)."""
+        return cls.binding(**{"shading": (0.15, 0.55), "edge": (3.0, 10.0), **overrides})
+
     def __post_init__(self):
         self.counts = tuple(float(c) for c in self.counts)
         if not self.counts or len(self.counts) > 4 or any(c < 0 for c in self.counts) or sum(self.counts) <= 0:

@@ -4,8 +4,8 @@
     python -m minclip.train --schedule gpu --out runs/gpu                         (TrainConfig.gpu())
     torchrun --nproc-per-node 8 -m minclip.train --preset rn50 ...                (batch size is per process)
     python -m minclip.train --train-data PATH                                      (your own images)
-    python -m minclip.train --dataset fashion-scenes --text-steps 600 --word-order 32 --scenes binding
-                                                    (language first: the text tower learns word order, chapter 7)
+    python -m minclip.train --dataset fashion-scenes   (the shipped fashion-scenes-cpu: minclip.recipes)
+    python -m minclip.train --dataset fashion-scenes --recipe plain   (CLIP's loss alone: no binding, chapter 7)
 
 Every setting is checked (numbers, the output folder, every image file, the batch size against the data) before
 any training step is spent; errors are one sentence saying what to change.
@@ -18,6 +18,7 @@ import json
 import math
 import os
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 import torch
@@ -29,6 +30,7 @@ from minclip.data import FASHION_MNIST_CLASSES
 from minclip.image_folder import ImageCaptionFolder
 from minclip.load import save_checkpoint
 from minclip.model import PRESETS, CLIPConfig
+from minclip.recipes import DEFAULT_RECIPE, RECIPES, SCENE_STREAMS, WORD_ORDER_WEIGHT, Recipe
 from minclip.scene_text import EVAL_FRAMES, article
 from minclip.train import (
     SCHEDULES,
@@ -48,16 +50,11 @@ from minclip.zeroshot import encode_images, encode_texts, retrieval_recall, zero
 
 DATASETS = ("fashion-scenes", "fashion-mnist", "fashion-scenes-sample", "fashion-mnist-sample")
 # Fashion Scenes for the cpu preset: 64x64 scenes (a 2x2 grid for the attention pool; a step takes about half
-# the time of a 128x128 one) and 307,200 scenes an epoch, so TrainConfig.cpu()'s one epoch is 2,400 steps of 128,
-# in bf16 where the CPU has it (1.5 to 1.8 times as fast as float32; see schedule): 451 s on two cores in the
-# shipped record, up to 739 s on a slower day (data/seeds.json). 2,400 steps, not 2,000: Fashion-MNIST in its own
-# names 85.2% to 86.0% over three seeds, against 83.9% to 84.3% with 2,000 (data/seeds.json at commit c5f4790)
+# the time of a 128x128 one) and 307,200 scenes an epoch, so TrainConfig.cpu()'s one epoch is 2,400 steps of 128
+# (the plain recipe; the language-first recipe stops at 1,900), in bf16 where the CPU has it (1.5 to 1.8 times as
+# fast as float32; see schedule). The plain recipe: 2,400 steps, not 2,000: Fashion-MNIST in its own names 85.2%
+# to 86.0% over three seeds, against 83.9% to 84.3% with 2,000 (data/seeds.json at commit c5f4790)
 SCENES_RESOLUTION, SCENES_PER_EPOCH = 64, 307_200
-# --word-order N: the text-side term of minclip.word_order, N converse triples a step, weighted WORD_ORDER_WEIGHT.
-# Off in the shipped recipe: on it alone, binding did not rise (data/word-order.json)
-WORD_ORDER_WEIGHT = 3.0
-# --scenes: which Fashion Scenes stream trains (SceneConfig's presets); "binding" has more twins and hard negatives
-SCENE_STREAMS = {"shipped": scenes.SceneConfig, "binding": scenes.SceneConfig.binding}
 
 
 def model_config(preset: str, dataset: str) -> CLIPConfig:
@@ -88,7 +85,7 @@ def objective(dataset: str, model, train_set, word_order: int = 0, seed: int = 0
     return ContrastiveStep(model)
 
 
-def build_datasets(name: str, resolution: int, seed: int, stream: str = "shipped"):
+def build_datasets(name: str, resolution: int, seed: int, stream: str = "plain"):
     """(train set, Fashion-MNIST test set, class prompts, templates) for a --dataset name (Fashion Scenes from the
     SCENE_STREAMS preset `stream`). The scenes model is scored with the data set's own class names and prompt
     frames its captions never used; the label-caption model with its own names and templates (chapter 7).
@@ -150,6 +147,40 @@ _SETTINGS = {  # TrainConfig field -> (argparse type, help)
 }
 
 
+_RECIPE_FLAGS = ("recipe", *(name for name in Recipe.__dataclass_fields__ if name != "max_steps"))
+
+
+def add_recipe_flags(parser: argparse.ArgumentParser) -> None:
+    """--recipe and one flag per Recipe field (but max_steps, a TrainConfig setting too), each None unless given:
+    a given flag overrides the named recipe's value (minclip.recipes)."""
+    parser.add_argument("--recipe", default=None, choices=sorted(RECIPES),
+                        help=f"fashion-scenes: the named recipe (default {DEFAULT_RECIPE}, the shipped model's; "
+                        "plain: CLIP's loss alone for an epoch); the flags below override its values")
+    parser.add_argument("--scenes", default=None, choices=sorted(SCENE_STREAMS),
+                        help="fashion-scenes: the scene stream; binding: more twins, swapped captions as negatives; "
+                        "language-first: binding with varied shading and edges")
+    parser.add_argument("--text-steps", type=_number(int, 0, what=_COUNT), default=None, metavar="N",
+                        help="fashion-scenes: first N steps of the text tower alone on converse triples, to learn "
+                        "word order before the pictures (minclip.word_order)")
+    parser.add_argument("--word-order", type=_number(int, 0, what=_COUNT), default=None, metavar="N",
+                        help="fashion-scenes: N converse triples a step that teach the text tower word order "
+                        "(0: CLIP's loss alone)")
+    parser.add_argument("--word-order-weight", type=_number(float, 0, strict=True, what="a number above 0"),
+                        default=None, metavar="W", help="fashion-scenes: the word-order term's weight")
+    parser.add_argument("--word-order-every", type=_number(int, 1, what=_WHOLE), default=None, metavar="K",
+                        help="fashion-scenes: the word-order term on every K-th step only")
+    parser.add_argument("--triple-colours", type=parse_fraction, default=None, metavar="P",
+                        help="fashion-scenes: how often the word-order sentences name an item's colour (0: never)")
+
+
+def recipe_from(args: argparse.Namespace) -> Recipe:
+    """The Recipe of --recipe (default: the shipped one) with the given flags over it, --max-steps included."""
+    base = RECIPES[args.recipe or DEFAULT_RECIPE]
+    given = {name: getattr(args, name) for name in (*_RECIPE_FLAGS[1:], "max_steps")
+             if getattr(args, name) is not None}
+    return replace(base, **given)
+
+
 def _own_images(parser: argparse.ArgumentParser, path: Path, resolution: int):
     """--train-data: the CSV or folder as an ImageCaptionFolder, every image opened once before training."""
     try:
@@ -178,22 +209,7 @@ def main(argv: list[str] | None = None) -> int:
                         help="the settings below start from TrainConfig.cpu() or TrainConfig.gpu()")
     for name, (parse, text) in _SETTINGS.items():
         parser.add_argument("--" + name.replace("_", "-"), type=parse, default=None, help=text)
-    parser.add_argument("--word-order", type=_number(int, 0, what=_COUNT), default=0, metavar="N",
-                        help="fashion-scenes: add N converse triples a step that teach the text tower word order "
-                        "(minclip.word_order; default 0: CLIP's loss alone, as the shipped model)")
-    parser.add_argument("--text-steps", type=_number(int, 0, what=_COUNT), default=0, metavar="N",
-                        help="fashion-scenes: first N steps of the text tower alone on converse triples, to learn "
-                        "word order before the pictures (minclip.word_order; default 0, as the shipped model)")
-    parser.add_argument("--word-order-weight", type=_number(float, 0, strict=True, what="a number above 0"),
-                        default=WORD_ORDER_WEIGHT, metavar="W",
-                        help=f"fashion-scenes: the word-order term's weight (default {WORD_ORDER_WEIGHT})")
-    parser.add_argument("--word-order-every", type=_number(int, 1, what=_WHOLE), default=1, metavar="K",
-                        help="fashion-scenes: the word-order term on every K-th step only (default 1: every step)")
-    parser.add_argument("--triple-colours", type=parse_fraction, default=TRIPLE_COLOURS, metavar="P",
-                        help="fashion-scenes: how often the word-order sentences name an item's colour "
-                        f"(default {TRIPLE_COLOURS}, as captions do; 0: never)")
-    parser.add_argument("--scenes", default="shipped", choices=sorted(SCENE_STREAMS),
-                        help="fashion-scenes: the scene stream; binding: more twins, swapped captions as negatives")
+    add_recipe_flags(parser)
     parser.add_argument("--device", default=None)
     parser.add_argument("--compile", action="store_true", default=None, help="torch.compile the model (CUDA)")
     parser.add_argument("--no-amp", dest="amp", action="store_false", default=None,
@@ -201,6 +217,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--cpu-amp", action="store_true", default=None,
                         help="bf16 autocast on a CPU with bf16 instructions (fashion-scenes on the cpu schedule: on)")
     args = parser.parse_args(argv)
+    scenes_run = not args.train_data and args.dataset.startswith("fashion-scenes")
+    given = [flag for flag in _RECIPE_FLAGS if getattr(args, flag) is not None]
+    if given and not scenes_run:
+        parser.error(f"--{given[0].replace('_', '-')}: the recipes, word-order sentences and scene streams are "
+                     "Fashion Scenes' own; use it with --dataset fashion-scenes (or fashion-scenes-sample), or "
+                     "leave it out")
+    recipe = recipe_from(args) if scenes_run else RECIPES["plain"]
+    if scenes_run and args.max_steps is None:
+        args.max_steps = recipe.max_steps
     config = schedule(args.schedule, "" if args.train_data else args.dataset,
                       **{k: getattr(args, k) for k in TrainConfig.__dataclass_fields__ if getattr(args, k, None)
                          is not None})
@@ -211,14 +236,6 @@ def main(argv: list[str] | None = None) -> int:
     if args.resume and not (Path(args.out) / "last.pt").is_file():
         parser.error(f"--resume: no checkpoint at {Path(args.out) / 'last.pt'}; run without --resume to start, or "
                      "point --out at the folder of the run to continue")
-    for flag, given in (("--word-order", args.word_order), ("--text-steps", args.text_steps),
-                        ("--scenes", args.scenes != "shipped"),
-                        ("--word-order-weight", args.word_order_weight != WORD_ORDER_WEIGHT),
-                        ("--word-order-every", args.word_order_every != 1),
-                        ("--triple-colours", args.triple_colours != TRIPLE_COLOURS)):
-        if given and (args.train_data or not args.dataset.startswith("fashion-scenes")):
-            parser.error(f"{flag}: the word-order sentences and scene streams are Fashion Scenes' own; use it with "
-                         "--dataset fashion-scenes (or fashion-scenes-sample), or leave it out")
     if int(os.environ.get("WORLD_SIZE", "1")) > 1:  # started by torchrun: one process per GPU (or CPU worker)
         dist.init_process_group("nccl" if torch.cuda.is_available() else "gloo")
         if torch.cuda.is_available():
@@ -232,7 +249,7 @@ def main(argv: list[str] | None = None) -> int:
         classnames, templates = train_set.classnames, ("a photo of a {}.",)
     else:
         train_set, test_set, classnames, templates = build_datasets(args.dataset, model.config.image_resolution,
-                                                                    config.seed, args.scenes)
+                                                                    config.seed, recipe.scenes)
     world = int(os.environ.get("WORLD_SIZE", "1"))
     if len(train_set) < config.batch_size * world:
         parser.error(f"--batch-size {config.batch_size}{f' x {world} processes' if world > 1 else ''} is more than "
@@ -249,9 +266,9 @@ def main(argv: list[str] | None = None) -> int:
         images, captions, _ = datasets.collate([test_set[i] for i in range(min(1000, len(test_set)))])
         return {**metrics, **retrieval_recall(encode_images(m, images), encode_texts(m, captions))}
 
-    if args.text_steps and not args.resume:  # resumed: the checkpoint's text tower has been through it
+    if recipe.text_steps and not args.resume:  # resumed: the checkpoint's text tower has been through it
         try:
-            text_first(model, train_set, args.text_steps, config, colour_p=args.triple_colours)
+            text_first(model, train_set, recipe.text_steps, config, colour_p=recipe.triple_colours)
         except KeyboardInterrupt:
             print("\ninterrupted in the text stage, before the first CLIP step: nothing was saved; run the command "
                   "again", file=sys.stderr)
@@ -260,8 +277,8 @@ def main(argv: list[str] | None = None) -> int:
             print(f"error: {err}", file=sys.stderr)
             return 1
     try:
-        step = objective("" if args.train_data else args.dataset, model, train_set, args.word_order, config.seed,
-                         args.word_order_weight, args.triple_colours, args.word_order_every)
+        step = objective("" if args.train_data else args.dataset, model, train_set, recipe.word_order, config.seed,
+                         recipe.word_order_weight, recipe.triple_colours, recipe.word_order_every)
         history = train(model, train_set, config, args.out, resume=args.resume, evaluate=evaluate, objective=step)
     except TrainingInterrupted as err:  # saved; train() printed how to continue
         return 128 + err.signum  # the shell's code for a process stopped by that signal
@@ -273,11 +290,8 @@ def main(argv: list[str] | None = None) -> int:
     if not dist.is_initialized() or dist.get_rank() == 0:
         save_checkpoint(model.cpu(), Path(args.out) / "model.safetensors",
                         metadata={"history": json.dumps(history), "train_config": json.dumps(config.to_dict()),
-                                  "recipe": json.dumps({"text_steps": args.text_steps, "word_order": args.word_order,
-                                                        "word_order_weight": args.word_order_weight,
-                                                        "word_order_every": args.word_order_every,
-                                                        "triple_colours": args.triple_colours,
-                                                        "scenes": args.scenes})})
+                                  "recipe": json.dumps({k: v for k, v in recipe.to_dict().items()
+                                                        if k != "max_steps"})})
         print(json.dumps(history[-1]))
     if dist.is_initialized():
         dist.destroy_process_group()
