@@ -643,22 +643,42 @@ def test_a_bag_above_a_coat_finds_one_item_above_another(scene_index, scene_mode
     assert len(ranks) == 28 and ranks[len(ranks) // 2] < 400, ranks
 
 
-@pytest.mark.parametrize("category, colour", [(SNEAKER, "red"), (BAG, "blue")])
-def test_a_users_own_picture_is_named_by_colour_and_item(scene_model, category, colour):
-    """Twelve test-set sneakers (bags) drawn as a user's own red (blue) picture on a plain background: the items
-    preset names the item (chance 1 in 10), the colour preset the colour (1 in 11), and among all 110 colour x
-    item phrases the whole phrase, "a red sneaker", wins (1 in 110), with the paper's prompt. A blue bag is one of
-    Fashion Scenes' held-out pairs (HELDOUT_COMBOS): no training image or caption shows one."""
+def test_a_users_own_picture_of_a_red_sneaker_is_named_by_colour_and_item(scene_model):
+    """Twelve test-set sneakers drawn as a user's own red picture on a plain background: the items preset names the
+    item (chance 1 in 10), the colour preset the colour (1 in 11), and among all 110 colour x item phrases the whole
+    phrase, "a red sneaker", wins (1 in 110), with the paper's prompt."""
     images, labels = load_sample()
-    photos = [user_picture(np.asarray(images[i]), USER_COLOURS[colour])
-              for i in np.flatnonzero(np.asarray(labels) == category)[:12]]
+    photos = [user_picture(np.asarray(images[i]), USER_COLOURS["red"])
+              for i in np.flatnonzero(np.asarray(labels) == SNEAKER)[:12]]
     items, colours = demo.preset_classes("items"), demo.preset_classes("colour")
-    want = article(f"{colour} {CATEGORY[category]}")
     top = {name: [demo.classify(scene_model, p, classes, k=1)[0].classname for p in photos]
            for name, classes in (("item", items), ("colour", colours), ("phrase", PHRASES))}
-    assert sum(t == items[category] for t in top["item"]) >= 9, top["item"]
-    assert sum(t == colours[list(COLOURS).index(colour)] for t in top["colour"]) >= 11, top["colour"]
-    assert sum(t == want for t in top["phrase"]) >= 9, top["phrase"]
+    assert sum(t == items[SNEAKER] for t in top["item"]) >= 9, top["item"]
+    assert sum(t == colours[list(COLOURS).index("red")] for t in top["colour"]) >= 11, top["colour"]
+    assert sum(t == "a red sneaker" for t in top["phrase"]) >= 9, top["phrase"]
+
+
+def test_users_pictures_of_held_out_pairs_are_named_far_above_chance(scene_model):
+    """A pair no training image or caption showed (a blue bag, a red sandal: HELDOUT_COMBOS) in a user's picture:
+    the committed sample's 100 items of each held-out category drawn in its held-out colour, 500 pictures. The
+    shipped model names the colour of most, and the item and the whole phrase far above chance, but less often
+    than seen pairs: it answers a seen phrase of the right colour instead ("a blue pullover" for a blue bag;
+    data/heldout-choices.json, and chapter 7). The shipped model names 37.6% by item, 78.8% by colour and 35.4%
+    by phrase (chance 10%, 9.1%, 0.9%; the plain recipe's model 39.0%, 83.2%, 57.4%; the label model 20.0%, 20.0%
+    and 0.2%). Twelve blue bags were a check of their own until the shipped model's recipe changed: over 500
+    pictures the plain model is as weak on held-out items as the language-first one, which the twelve hid."""
+    images, labels = load_sample()
+    held = {colour: category for colour, category in HELDOUT_COMBOS if colour in USER_COLOURS}
+    assert len(held) == 5  # every held-out pair but the yellow dress (no user colour is yellow)
+    named = {}
+    for colour, category in held.items():
+        mask = torch.as_tensor(np.asarray(labels) == category)
+        result = name_user_pictures(scene_model, torch.as_tensor(np.asarray(images))[mask],
+                                    torch.as_tensor(np.asarray(labels))[mask].long(), colours=(colour,))
+        assert result["heldout_pairs"]["n"] == result["n"] == 100
+        named[colour] = result["heldout_pairs"]
+    mean = {name: sum(r[name] for r in named.values()) / len(named) for name in ("item", "colour", "phrase")}
+    assert mean["item"] >= 0.3 and mean["colour"] >= 0.7 and mean["phrase"] >= 0.25, named  # chance 0.1, 0.09, 0.009
 
 
 def test_user_pictures_are_scored_as_the_app_names_them(scene_model):

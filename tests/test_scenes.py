@@ -1,5 +1,6 @@
 """Fashion Scenes (minclip.scenes, minclip.scene_text) and the zero-shot task suite (minclip.tasks)."""
 
+import json
 import random
 import re
 from dataclasses import replace
@@ -294,15 +295,24 @@ def test_colour_names_known():
 @pytest.mark.training
 def test_command_line_trains_on_scenes(tmp_path):
     """`python -m minclip.train --dataset fashion-scenes-sample`: scenes in, the scenes model's evaluation out
-    (Fashion-MNIST in the data set's own class names, with prompt frames training never used)."""
+    (Fashion-MNIST in the data set's own class names, with prompt frames training never used), by the shipped
+    model's recipe unless a flag says otherwise (here a text stage of one step, not 300, and 2 steps, not 1,900)."""
+    from safetensors import safe_open
+
     from minclip.data import FASHION_MNIST_CLASSES
+    from minclip.recipes import RECIPES
     from minclip.train_cli import build_datasets, main
 
     train_set, test_set, classnames, templates = build_datasets("fashion-scenes-sample", 64, seed=0)
     assert isinstance(train_set, FashionScenes) and len(test_set) == 1000 and templates == EVAL_FRAMES
     assert classnames == [scene_text.article(c.lower()) for c in FASHION_MNIST_CLASSES]
     assert main(["--dataset", "fashion-scenes-sample", "--out", str(tmp_path), "--max-steps", "2",
-                 "--batch-size", "16", "--device", "cpu"]) == 0
+                 "--batch-size", "16", "--device", "cpu", "--text-steps", "1"]) == 0
+    with safe_open(tmp_path / "model.safetensors", "pt") as f:
+        recipe = json.loads(f.metadata()["recipe"])
+    shipped = RECIPES["language-first"].to_dict()
+    assert recipe == {**{k: v for k, v in shipped.items() if k != "max_steps"}, "text_steps": 1}
+    assert shipped["scenes"] == "language-first" and shipped["word_order"] == 32 and shipped["max_steps"] == 1900
     history = (tmp_path / "history.json").read_text()
     assert '"step": 2' in history and '"top1"' in history
     from minclip.train import load_training_state  # the scenes schedule: bf16 autocast where the CPU has it

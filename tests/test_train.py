@@ -377,11 +377,14 @@ def run_cli(args, capsys):
     (["--batch-size", "1001"], "--batch-size 1001 is more than the 1,000 training pairs; pick a batch size of at "
                                "most 1000"),
     (["--word-order", "-1"], "argument --word-order: must be a whole number of 0 or more, not -1"),
-    (["--word-order", "8"], "--word-order: the word-order sentences and scene streams are Fashion Scenes' own; use "
-                            "it with --dataset fashion-scenes"),
-    (["--text-steps", "8"], "--text-steps: the word-order sentences and scene streams are Fashion Scenes' own"),
+    (["--word-order", "8"], "--word-order: the recipes, word-order sentences and scene streams are Fashion Scenes' "
+                            "own; use it with --dataset fashion-scenes"),
+    (["--text-steps", "8"], "--text-steps: the recipes, word-order sentences and scene streams are Fashion Scenes'"),
+    (["--recipe", "plain"], "--recipe: the recipes, word-order sentences and scene streams are Fashion Scenes' own"),
+    (["--word-order-every", "2"], "--word-order-every: the recipes, word-order sentences and scene streams are"),
     (["--text-steps", "-2"], "argument --text-steps: must be a whole number of 0 or more, not -2"),
-    (["--scenes", "binding"], "--scenes: the word-order sentences and scene streams are Fashion Scenes' own"),
+    (["--scenes", "binding"], "--scenes: the recipes, word-order sentences and scene streams are Fashion Scenes'"),
+    (["--recipe", "fancy"], "argument --recipe: invalid choice: 'fancy' (choose from"),
     (["--scenes", "web"], "argument --scenes: invalid choice: 'web' (choose from"),
 ])
 def test_impossible_settings_are_refused_with_a_sentence(tmp_path, capsys, flags, message):

@@ -186,13 +186,13 @@ def test_a_run_with_the_term_resumes_exactly_where_it_stopped(tmp_path):
 def test_the_command_line_adds_the_term_on_scenes_when_asked_and_resumes_only_with_it(tmp_path, capsys):
     from minclip.train_cli import main
 
-    assert main(["--dataset", "fashion-scenes-sample", "--word-order", "4", "--out", str(tmp_path), "--max-steps",
-                 "2", "--batch-size", "16", "--device", "cpu"]) == 0
+    assert main(["--dataset", "fashion-scenes-sample", "--recipe", "plain", "--word-order", "4", "--out",
+                 str(tmp_path), "--max-steps", "2", "--batch-size", "16", "--device", "cpu"]) == 0
     history = json.loads((tmp_path / "history.json").read_text())
     assert history[-1]["step"] == 2 and 0.0 < history[-1]["word_order_loss"] < 10.0
     with pytest.raises(SystemExit) as refused:  # resumed without the term it was trained with
-        main(["--dataset", "fashion-scenes-sample", "--out", str(tmp_path), "--max-steps", "2", "--batch-size", "16",
-              "--device", "cpu", "--resume"])
+        main(["--dataset", "fashion-scenes-sample", "--recipe", "plain", "--out", str(tmp_path), "--max-steps", "2",
+              "--batch-size", "16", "--device", "cpu", "--resume"])
     assert refused.value.code == 2 and "--word-order" in capsys.readouterr().err
     (tmp_path / "bad").mkdir()
     (tmp_path / "bad" / "last.pt").write_bytes(b"not a checkpoint")
@@ -248,7 +248,7 @@ def test_the_command_line_teaches_word_order_first_then_trains_on_the_binding_st
     from minclip.train_cli import build_datasets, main
 
     assert build_datasets("fashion-scenes-sample", 64, 0, "binding")[0].config == SceneConfig.binding(resolution=64)
-    assert not build_datasets("fashion-scenes-sample", 64, 0)[0].config.hard_negatives  # the shipped stream
+    assert not build_datasets("fashion-scenes-sample", 64, 0)[0].config.hard_negatives  # the plain stream
     flags = ["--dataset", "fashion-scenes-sample", "--out", str(tmp_path), "--batch-size", "16", "--device", "cpu",
              "--text-steps", "2", "--word-order", "4", "--scenes", "binding", "--word-order-weight", "1.5",
              "--triple-colours", "0", "--word-order-every", "2"]
