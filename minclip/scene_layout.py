@@ -56,11 +56,11 @@ class SceneConfig:
 
     @classmethod
     def binding(cls, **overrides) -> SceneConfig:
-        """The stream of the language-first recipe (`python -m minclip.train --scenes binding`, chapter 7): half of
+        """The stream of the first language-first runs (`python -m minclip.train --scenes binding`, chapter 7): half of
         the scene pairs twins, half of those relation twins, and each relation caption with its swap as an extra
         negative (NegCLIP), so that a caption's word order is what tells its image from its twin's. Of the other
         scenes 70% have the data set's look, not 40%: with 40% this recipe reached Fashion-MNIST 81.5% against the
-        shipped stream's 85.6%, with 70% 86.7% (data/language-first.json, its earlier_runs)."""
+        plain stream's 85.6%, with 70% 86.7% (data/language-first.json, its earlier_runs)."""
         return cls(**{"twins": 0.5, "twin_kinds": {"relation": 0.5, "position": 0.25, "colour": 0.25},
                       "hard_negatives": True, "original": 0.7, **overrides})
 

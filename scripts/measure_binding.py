@@ -5,26 +5,31 @@ as web-trained CLIPs cannot (Yuksekgonul et al. 2023). Three measurements on two
 them (minclip.scene_layout.draw_scene), of two different categories side by side or one above the other, as in
 the binding task:
 
-1. read-out: a linear probe (minclip.probe) on the shipped model's frozen image embeddings, fitted on scenes of
+1. read-out: a linear probe (minclip.probe) on the plain model's frozen image embeddings, fitted on scenes of
    Fashion-MNIST train items to name the *first* item (the left or top one) and scored on scenes of test items
    between the scene's two categories (chance 50%): does the embedding say which item is where?
 2. capacity: the same image encoder, freshly initialised, trained for a few hundred steps to name the first item
    (minclip.baseline: cross-entropy on a label no caption gives): can this architecture bind at all?
-3. objective: the shipped model trained further on a stream where 95% of scene pairs are relation twins (a scene
+3. objective: the plain model trained further on a stream where 95% of scene pairs are relation twins (a scene
    and its mirror image, captioned in the same words with the two items swapped; minclip.scenes), the hardest
    negatives on every pair: does binding appear when every batch asks for it? Scored after each round on test
    twins (the own caption against the swapped one, chance 50%) and on the suite's binding and position tasks.
-4. text side: for each category X, the direction text("X on the left") - text("X on the right") of the shipped
+4. text side: for each category X, the direction text("X on the left") - text("X on the right") of the plain
    text encoder (the suite's frames ensembled). If it is the same for every X, the text side adds "left" to an
    item instead of binding it: no picture can then score "a sneaker on the left" over "... on the right" and
    "a bag on the right" over "... on the left" at once, so the image side alone has nothing to learn binding
    from, and the other way round.
-5. text first: the shipped model's text tower alone trained to rank a relation caption's converse ("a red
+5. text first: the plain model's text tower alone trained to rank a relation caption's converse ("a red
    sneaker to the left of a blue bag" / "a blue bag to the right of a red sneaker") above its swap ("a blue bag to
    the left of a red sneaker"), which a bag of words ranks higher, from language alone; then the image tower,
    the text frozen, on the relation-twin stream of 3. Does binding follow once one side reads word order?
 
     .venv/bin/python scripts/measure_binding.py        # data/binding.json, about 15 minutes on two cores
+
+"The plain model" is the plain recipe's (CLIP's loss alone, `python -m minclip.train --dataset fashion-scenes
+--recipe plain`), which minclip shipped as fashion-scenes-cpu until the language-first recipe replaced it; --model
+names its weights (default runs/plain-recipe/model.safetensors, which `python scripts/train_shipped_model.py
+--recipe plain --record data/plain-recipe.json` writes).
 
 It needs Fashion-MNIST (`make data`).
 """
@@ -54,7 +59,7 @@ from minclip.tasks import ITEM_CLASSES, evaluate_suite, text_features  # noqa: E
 from minclip.train import TrainConfig, train  # noqa: E402
 from minclip.word_order import TWO_ITEMS, converse_over_swap, converse_triples, teach_word_order  # noqa: E402
 from minclip.zeroshot import encode_images, encode_texts  # noqa: E402
-from scripts.records import finish_record, test_split_suite  # noqa: E402
+from scripts.records import PLAIN_MODEL, finish_record, plain_model, test_split_suite  # noqa: E402
 
 TWINS = SceneConfig(twins=0.95, twin_kinds={"relation": 1.0})  # relation twins on 95% of scene pairs
 
@@ -132,18 +137,19 @@ def main() -> int:
     parser.add_argument("--text-steps", type=int, default=1200, help="steps of the text tower alone (question 5)")
     parser.add_argument("--text-lr", type=float, default=2e-3)
     parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--model", default=str(PLAIN_MODEL), help="the plain recipe's weights (default: %(default)s)")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     started = time.perf_counter()
 
-    model, _ = load("fashion-scenes-cpu", device="cpu")
+    model, _ = load(plain_model(args.model), device="cpu")
     train_items, test_items = (FashionScenes(split, n=1, config=TWO_ITEMS) for split in ("train", "test"))
     probe_set, test_set = FirstItem(train_items, 3000, seed=1), FirstItem(test_items, 1000, seed=2)
     probe_pixels, probe_first, _ = probe_set.drawn()
     test_pixels, first, other = test_set.drawn()
     probe = train_linear_probe(encode_images(model, probe_pixels), probe_first, 10)
     readout = first_of_two(probe(encode_images(model, test_pixels)), first, other)
-    print(f"read-out from the shipped embeddings: first of two {readout:.1%}", flush=True)
+    print(f"read-out from the plain embeddings: first of two {readout:.1%}", flush=True)
 
     text_side = side_directions(model)
     print(f"left-minus-right text directions of the ten categories: {text_side}", flush=True)
@@ -174,7 +180,7 @@ def main() -> int:
     history = train(model, stream, config, None, progress=False, evaluate=scores)  # scores after each epoch
     rounds += [{"step": h["step"], **{key: h[key] for key in rounds[0] if key != "step"}} for h in history]
 
-    model, _ = load("fashion-scenes-cpu", device="cpu")  # 5. text first, from the shipped model again
+    model, _ = load(plain_model(args.model), device="cpu")  # 5. text first, from the plain model again
     held_out = converse_triples(test_items.labels, "test", random.Random(7), 500)
     order = {"before": round(converse_over_swap(model, held_out), 4)}
     teach_word_order(model, train_items, args.text_steps, lr=args.text_lr)
@@ -193,20 +199,20 @@ def main() -> int:
         "layout": "two items of different categories, side by side or one above the other "
                   "(SceneConfig(original=0, counts=(0, 1)))",
         "readout": {"first of two": round(readout, 4), "probe images": len(probe_set), "test images": len(test_set),
-                    "what": "linear probe on the shipped fashion-scenes-cpu image embeddings, naming the first item"},
+                    "what": "linear probe on the plain model's image embeddings, naming the first item"},
         "capacity": {"first of two": round(capacity, 4), "steps": args.supervised_steps, "batch": 128,
                      "what": "the same image encoder from scratch, cross-entropy on the first item's category"},
         "text side": {**text_side, "what": "pairwise cosines of the ten categories' unit directions "
-                      "text('X on the left') - text('X on the right'), the shipped text encoder, EVAL_FRAMES "
+                      "text('X on the left') - text('X on the right'), the plain text encoder, EVAL_FRAMES "
                       "ensembled"},
         "twins": {"rounds": rounds, "test twin pairs": len(twins) // 2, "train_config": config.to_dict(),
-                  "what": "the shipped model trained on, 95% of scene pairs relation twins; twins: own caption "
+                  "what": "the plain model trained on, 95% of scene pairs relation twins; twins: own caption "
                           "over the swapped one on test twins; binding and position: the suite's tasks, 300 "
                           "scenes each"},
         "text first": {"text steps": args.text_steps, "text lr": args.text_lr, "batch": 128,
                        "converse over swap": order, "held-out triples": len(held_out), "text side after": side_after,
                        "rounds": text_first,
-                       "what": "the shipped model's text tower alone trained to rank a relation caption's converse "
+                       "what": "the plain model's text tower alone trained to rank a relation caption's converse "
                                "above its swap (InfoNCE over 128 captions' converses and swaps, scale 20, AdamW); "
                                "then its image tower, the text frozen, on the relation-twin stream of 'twins', "
                                "scored as there"},

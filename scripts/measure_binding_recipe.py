@@ -1,11 +1,11 @@
-"""Relation binding without losing the rest: the shipped scenes model fine-tuned in two stages, measured.
+"""Relation binding without losing the rest: the plain scenes model fine-tuned in two stages, measured.
 
 scripts/measure_binding.py found that the image side learns binding once the text side reads word order (its
 question 5: the text tower alone trained on converse triples, then the image tower with the text frozen), but
 that text tower had forgotten colour and position, and nothing brought them back. This script asks whether a
 second stage that trains *both* towers on the ordinary scene stream brings them back while binding stays:
 
-1. text alone: the shipped model's text tower, `--text-steps` batches of 128 bare converse triples
+1. text alone: the plain model's text tower, `--text-steps` batches of 128 bare converse triples
    (minclip.word_order), AdamW at a constant `--text-lr`: measure_binding.py's question 5;
 2. both towers: `--joint-steps` steps of CLIP's loss on Fashion Scenes in which half of the scene pairs are
    twins (half of those relation twins, the rest position and colour twins) and every relation caption carries
@@ -19,7 +19,9 @@ and the text tower's word order (converse over swap on 500 held-out triples, bar
 
     .venv/bin/python scripts/measure_binding_recipe.py      # data/binding-recipe.json, about 21 minutes
 
-It needs Fashion-MNIST (`make data`). The result is a measurement, not a shipped model: see data/README.md.
+It needs Fashion-MNIST (`make data`) and the plain recipe's weights (--model; scripts/measure_binding.py says
+how to make them). The result is a measurement, not a shipped model: see data/README.md. The record calls the
+plain model's stage "shipped", as it was when the record was made.
 """
 
 from __future__ import annotations
@@ -40,7 +42,7 @@ from minclip.scenes import FashionScenes, SceneConfig  # noqa: E402
 from minclip.train import TrainConfig, train  # noqa: E402
 from minclip.train_cli import WORD_ORDER_WEIGHT  # noqa: E402
 from minclip.word_order import WordOrderStep, converse_over_swap, converse_triples, teach_word_order  # noqa: E402
-from scripts.records import finish_record  # noqa: E402
+from scripts.records import PLAIN_MODEL, finish_record, plain_model  # noqa: E402
 from scripts.train_shipped_model import suite  # noqa: E402
 
 
@@ -53,6 +55,7 @@ def main() -> int:
     parser.add_argument("--joint-lr", type=float, default=1e-3)
     parser.add_argument("--framed", type=float, default=0.0, help="stage 2: fraction of triples in a caption frame")
     parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--model", default=str(PLAIN_MODEL), help="the plain recipe's weights (default: %(default)s)")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     started = time.perf_counter()
@@ -69,7 +72,7 @@ def main() -> int:
         print(stage, row, flush=True)
         return row
 
-    model, _ = load("fashion-scenes-cpu", device="cpu")
+    model, _ = load(plain_model(args.model), device="cpu")
     stages = {"shipped": scores(model, "shipped", 0.0)}
 
     clock = time.perf_counter()

@@ -3,11 +3,11 @@
 Radford et al. 2021, figure 9: over 44x of compute, five ResNet CLIP models' zero-shot error falls smoothly, as a
 log-log linear trend in compute. Here the same question at laptop scale: the scenes model's configuration
 (`CLIPConfig.cpu(image_resolution=64)`) at half, one and two times its widths (image encoder width, text width,
-embedding size and heads together), each trained on Fashion Scenes with the shipped schedule's settings for
-`--steps` steps, evaluated zero-shot at every `--every` steps (Fashion-MNIST in its own class names on 2,000 test
-images, and the suite's tasks on 300 scenes each). Compute is counted, not timed: the floating-point operations
-of one training step (forward and backward, torch.utils.flop_counter) times the steps taken; seconds are
-recorded too, for this machine.
+embedding size and heads together), each trained on Fashion Scenes with the plain recipe's settings (CLIP's loss
+on the plain stream) for `--steps` steps, evaluated zero-shot at every `--every` steps (Fashion-MNIST in its own
+class names on 2,000 test images, and the suite's tasks on 300 scenes each). Compute is counted, not timed: the
+floating-point operations of one training step (forward and backward, torch.utils.flop_counter) times the steps
+taken; seconds are recorded too, for this machine.
 
     .venv/bin/python scripts/measure_scale.py        # writes data/scale.json (needs `make data`; ~13 minutes)
 """

@@ -1,15 +1,16 @@
 """How much the scenes model's figures depend on the seed, and on the length of its learning-rate warm-up.
 
-The shipped `fashion-scenes-cpu` is one training run from one seed (0). A reader who trains it again with another
-`--seed` gets other weights, another data order and other captions; this script trains the shipped recipe
-(minclip.train_cli: `python -m minclip.train --dataset fashion-scenes --seed S`, the same model, schedule and
-stream) for each of `--seeds`, once for each of `--warmups` warm-up lengths, and scores every run on the task
-table of the shipped record (scripts/train_shipped_model.py's suite: 1,000 test scenes a task, all 10,000
-Fashion-MNIST test images in the data set's own names, plural-query precision@10). Each run is about as long as
-training the shipped model.
+The plain recipe's model (CLIP's loss alone; shipped as `fashion-scenes-cpu` until 2026-12-07, data/plain-recipe.json)
+is one training run from one seed (0). A reader who trains it again with another `--seed` gets other weights,
+another data order and other captions; this script trains the plain recipe (minclip.train_cli: `python -m
+minclip.train --dataset fashion-scenes --recipe plain --seed S`, the same model, schedule and stream) for each of
+`--seeds`, once for each of `--warmups` warm-up lengths, and scores every run on the task table of the shipped
+records (scripts/train_shipped_model.py's suite: 1,000 test scenes a task, all 10,000 Fashion-MNIST test images in
+the data set's own names, plural-query precision@10). Each run is about as long as training that model. The
+shipped language-first recipe's seeds: `python scripts/train_shipped_model.py --seed S --record PATH`.
 
     .venv/bin/python scripts/measure_seeds.py --seeds 1 2 --warmups 50 200   # data/seeds.json (~40 minutes)
-    .venv/bin/python scripts/measure_seeds.py --seeds 3 --out /tmp/seed3.json  # one more seed, the shipped warm-up
+    .venv/bin/python scripts/measure_seeds.py --seeds 3 --out /tmp/seed3.json  # one more seed, the schedule's warm-up
 """
 
 from __future__ import annotations
@@ -35,7 +36,7 @@ def main() -> int:
     parser.add_argument("--out", default=str(REPO / "data" / "seeds.json"))
     parser.add_argument("--seeds", type=int, nargs="+", default=[1, 2])
     parser.add_argument("--warmups", type=int, nargs="+", default=None,
-                        help="warm-up steps to train each seed with (default: the shipped schedule's)")
+                        help="warm-up steps to train each seed with (default: the schedule's)")
     parser.add_argument("--threads", type=int, default=2)
     args = parser.parse_args()
     torch.set_num_threads(args.threads)

@@ -79,3 +79,19 @@ def finish_record(path: str | Path, script: str, record: dict, started: float, t
     write_record(path, record)
     print(f"wrote {path} in {record['seconds']:.0f} s")
     return record
+
+
+PLAIN_MODEL = REPO / "runs" / "plain-recipe" / "model.safetensors"  # where train_shipped_model.py --recipe plain
+# --record data/plain-recipe.json puts the plain recipe's weights (shipped as fashion-scenes-cpu until 2026-12-07)
+
+
+def plain_model(path: str | Path = PLAIN_MODEL) -> Path:
+    """The plain recipe's weights, which the binding studies start from; a sentence saying how to make them if the
+    file is not there."""
+    path = Path(path)
+    if not path.is_file():
+        raise SystemExit(f"no weights at {path}: the binding studies start from the plain recipe's model; train it "
+                         "with `python scripts/train_shipped_model.py --recipe plain --record data/plain-recipe.json` "
+                         "(about ten minutes), or give --model PATH")
+    return path
+
