@@ -37,7 +37,7 @@ class Recipe:
     word_order_weight: float = WORD_ORDER_WEIGHT
     word_order_every: int = 1  # the term on every K-th step only
     triple_colours: float = TRIPLE_COLOURS
-    max_steps: int | None = None  # None: TrainConfig's one epoch (2,400 steps of 128 scenes)
+    max_steps: int | None = None  # on the cpu schedule; None: its one epoch (2,400 steps of 128 scenes)
 
     def __post_init__(self):
         if self.scenes not in SCENE_STREAMS:

@@ -181,6 +181,11 @@ def recipe_from(args: argparse.Namespace) -> Recipe:
     return replace(base, **given)
 
 
+def recipe_max_steps(recipe: Recipe, schedule_name: str) -> int | None:
+    """The recipe's step count where it was measured, the cpu schedule; the gpu schedule runs all its epochs."""
+    return recipe.max_steps if schedule_name == "cpu" else None
+
+
 def _own_images(parser: argparse.ArgumentParser, path: Path, resolution: int):
     """--train-data: the CSV or folder as an ImageCaptionFolder, every image opened once before training."""
     try:
@@ -225,7 +230,7 @@ def main(argv: list[str] | None = None) -> int:
                      "leave it out")
     recipe = recipe_from(args) if scenes_run else RECIPES["plain"]
     if scenes_run and args.max_steps is None:
-        args.max_steps = recipe.max_steps
+        args.max_steps = recipe_max_steps(recipe, args.schedule)
     config = schedule(args.schedule, "" if args.train_data else args.dataset,
                       **{k: getattr(args, k) for k in TrainConfig.__dataclass_fields__ if getattr(args, k, None)
                          is not None})

@@ -129,7 +129,10 @@ def main() -> int:
     if (given or settings or args.seed != SEED) and (dataset != "fashion-scenes" or args.evaluate_only):
         parser.error("--recipe, its flags, --scene-settings, --seed and --max-steps train a fashion-scenes-cpu "
                      "variant; not with --evaluate-only")
-    recipe = recipe_from(args) if dataset == "fashion-scenes" else None
+    try:
+        recipe = recipe_from(args) if dataset == "fashion-scenes" else None
+    except ValueError as err:  # --max-steps 0, say: the Recipe names the field
+        parser.error(str(err))
     variant = dataset == "fashion-scenes" and (recipe != RECIPES[DEFAULT_RECIPE] or settings or args.seed != SEED)
     if variant and not args.record:
         parser.error("a variant of the shipped recipe needs --record PATH (its JSON record; the weights go to "

@@ -6,7 +6,7 @@ import pytest
 
 from minclip.recipes import DEFAULT_RECIPE, RECIPES, SCENE_STREAMS, Recipe
 from minclip.scenes import SceneConfig
-from minclip.train_cli import add_recipe_flags, recipe_from
+from minclip.train_cli import add_recipe_flags, recipe_from, recipe_max_steps
 
 
 def parse(*flags: str) -> Recipe:
@@ -50,3 +50,10 @@ def test_a_flag_overrides_the_named_recipe_and_flags_remake_it():
 def test_an_impossible_recipe_names_its_field(fields, message):
     with pytest.raises(ValueError, match=message):
         Recipe(**fields)
+
+
+def test_the_recipe_stops_the_cpu_schedule_only():
+    """1,900 steps is the cpu schedule's count (128 scenes a step); `--schedule gpu` runs its own ten epochs."""
+    shipped = RECIPES["language-first"]
+    assert recipe_max_steps(shipped, "cpu") == 1900 and recipe_max_steps(shipped, "gpu") is None
+    assert recipe_max_steps(RECIPES["plain"], "cpu") is None
