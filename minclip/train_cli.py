@@ -30,7 +30,7 @@ from minclip.data import FASHION_MNIST_CLASSES
 from minclip.image_folder import ImageCaptionFolder
 from minclip.load import save_checkpoint
 from minclip.model import PRESETS, CLIPConfig
-from minclip.recipes import DEFAULT_RECIPE, RECIPES, SCENE_STREAMS, WORD_ORDER_WEIGHT, Recipe
+from minclip.recipes import DEFAULT_RECIPE, RECIPES, SCENE_STREAMS, Recipe
 from minclip.scene_text import EVAL_FRAMES, article
 from minclip.train import (
     SCHEDULES,
@@ -45,7 +45,7 @@ from minclip.train import (
     train,
     uses_autocast,
 )
-from minclip.word_order import TRIPLE_COLOURS, WordOrderStep, teach_word_order
+from minclip.word_order import WordOrderStep, teach_word_order
 from minclip.zeroshot import encode_images, encode_texts, retrieval_recall, zero_shot_classifier, zero_shot_eval
 
 DATASETS = ("fashion-scenes", "fashion-mnist", "fashion-scenes-sample", "fashion-mnist-sample")
@@ -74,14 +74,13 @@ def schedule(name: str, dataset: str, **overrides) -> TrainConfig:
     return SCHEDULES[name](**{**scenes_on_cpu, **overrides})
 
 
-def objective(dataset: str, model, train_set, word_order: int = 0, seed: int = 0, weight: float = WORD_ORDER_WEIGHT,
-              colour_p: float = TRIPLE_COLOURS, every: int = 1):
-    """What a step computes for a --dataset: on Fashion Scenes, CLIP's loss plus `weight` times the word-order term
-    over `word_order` converse triples on every `every`-th step (minclip.word_order, colours named with probability
-    `colour_p`; 0 triples: CLIP's loss alone), elsewhere CLIP's loss."""
-    if dataset.startswith("fashion-scenes") and word_order:
-        return WordOrderStep(model, train_set, triples=word_order, weight=weight, seed=seed, colour_p=colour_p,
-                             every=every)
+def objective(dataset: str, model, train_set, recipe: Recipe, seed: int = 0):
+    """What a step computes for a --dataset: on Fashion Scenes, CLIP's loss plus the recipe's word-order term
+    (minclip.word_order: `recipe.word_order` converse triples, weighted `recipe.word_order_weight`, on every
+    `recipe.word_order_every`-th step; 0 triples: CLIP's loss alone), elsewhere CLIP's loss."""
+    if dataset.startswith("fashion-scenes") and recipe.word_order:
+        return WordOrderStep(model, train_set, triples=recipe.word_order, weight=recipe.word_order_weight, seed=seed,
+                             colour_p=recipe.triple_colours, every=recipe.word_order_every)
     return ContrastiveStep(model)
 
 
@@ -102,14 +101,13 @@ def build_datasets(name: str, resolution: int, seed: int, stream: str = "plain")
     return train_set, test_set, CLASSNAMES, EVAL_TEMPLATES
 
 
-def text_first(model, train_set, steps: int, config: TrainConfig, progress: bool = True,
-               colour_p: float = TRIPLE_COLOURS) -> None:
-    """--text-steps: before CLIP's steps, the text tower alone learns word order from `steps` batches of 128
-    converse triples (minclip.word_order.teach_word_order: seeded by the run's seed, bf16 where the run is)."""
+def text_first(model, train_set, recipe: Recipe, config: TrainConfig, progress: bool = True) -> None:
+    """--text-steps: before CLIP's steps, the text tower alone learns word order from `recipe.text_steps` batches
+    of 128 converse triples (minclip.word_order.teach_word_order: seeded by the run's seed, bf16 where the run is)."""
     device = pick_device(config.device)
     model.to(device)
-    teach_word_order(model, train_set, steps, seed=config.seed, amp=uses_autocast(config, device), progress=progress,
-                     colour_p=colour_p)
+    teach_word_order(model, train_set, recipe.text_steps, seed=config.seed, amp=uses_autocast(config, device),
+                     progress=progress, colour_p=recipe.triple_colours)
 
 
 def _number(kind: type, low: float | None, strict: bool = False, what: str = ""):
@@ -273,7 +271,7 @@ def main(argv: list[str] | None = None) -> int:
 
     if recipe.text_steps and not args.resume:  # resumed: the checkpoint's text tower has been through it
         try:
-            text_first(model, train_set, recipe.text_steps, config, colour_p=recipe.triple_colours)
+            text_first(model, train_set, recipe, config)
         except KeyboardInterrupt:
             print("\ninterrupted in the text stage, before the first CLIP step: nothing was saved; run the command "
                   "again", file=sys.stderr)
@@ -282,8 +280,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"error: {err}", file=sys.stderr)
             return 1
     try:
-        step = objective("" if args.train_data else args.dataset, model, train_set, recipe.word_order, config.seed,
-                         recipe.word_order_weight, recipe.triple_colours, recipe.word_order_every)
+        step = objective("" if args.train_data else args.dataset, model, train_set, recipe, config.seed)
         history = train(model, train_set, config, args.out, resume=args.resume, evaluate=evaluate, objective=step)
     except TrainingInterrupted as err:  # saved; train() printed how to continue
         return 128 + err.signum  # the shell's code for a process stopped by that signal

@@ -38,9 +38,9 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from minclip import load  # noqa: E402
+from minclip.recipes import WORD_ORDER_WEIGHT  # noqa: E402
 from minclip.scenes import FashionScenes, SceneConfig  # noqa: E402
 from minclip.train import TrainConfig, train  # noqa: E402
-from minclip.train_cli import WORD_ORDER_WEIGHT  # noqa: E402
 from minclip.word_order import WordOrderStep, converse_over_swap, converse_triples, teach_word_order  # noqa: E402
 from scripts.records import PLAIN_MODEL, finish_record, plain_model  # noqa: E402
 from scripts.train_shipped_model import suite  # noqa: E402

@@ -162,16 +162,16 @@ def main() -> int:
     config = schedule("cpu", dataset, device="cpu", seed=args.seed, max_steps=recipe.max_steps if recipe else None)
     started = time.perf_counter()
     model = new_model(model_config("cpu", dataset), config.seed)
-    train_set = (FashionScenes("train", n=SCENES_PER_EPOCH, config=stream, seed=config.seed) if recipe
-                 else build_datasets(dataset, model.config.image_resolution, config.seed)[0])
+    train_set = (FashionScenes("train", n=SCENES_PER_EPOCH, config=stream, seed=config.seed) if settings
+                 else build_datasets(dataset, model.config.image_resolution, config.seed,
+                                     recipe.scenes if recipe else "plain")[0])
     recipe = recipe or RECIPES["plain"]  # fashion-mnist: CLIP's loss alone
     clock = time.perf_counter()
     if recipe.text_steps:
-        text_first(model, train_set, recipe.text_steps, config, progress=False, colour_p=recipe.triple_colours)
+        text_first(model, train_set, recipe, config, progress=False)
     text_seconds = time.perf_counter() - clock
     history = train(model, train_set, config, out.parent if variant else REPO / "runs" / name,  # last.pt beside
-                    objective=objective(dataset, model, train_set, recipe.word_order, config.seed,
-                                        recipe.word_order_weight, recipe.triple_colours, recipe.word_order_every))
+                    objective=objective(dataset, model, train_set, recipe, config.seed))
     train_seconds = time.perf_counter() - started
 
     out.parent.mkdir(parents=True, exist_ok=True)
