@@ -160,6 +160,7 @@ def main() -> int:
     except (TypeError, ValueError) as err:
         parser.error(f"--scene-settings: {err}")
     config = schedule("cpu", dataset, device="cpu", seed=args.seed, max_steps=recipe.max_steps if recipe else None)
+    commit = git_commit()  # before training: the weights this command writes would make the checkout read -dirty
     started = time.perf_counter()
     model = new_model(model_config("cpu", dataset), config.seed)
     train_set = (FashionScenes("train", n=SCENES_PER_EPOCH, config=stream, seed=config.seed) if settings
@@ -188,7 +189,7 @@ def main() -> int:
         "name": name,
         "command": " ".join(["python scripts/train_shipped_model.py", *map(shlex.quote, sys.argv[1:])]),
         "same_as": f"python -m minclip.train --dataset {dataset}{flags} (then stored in float16)",
-        "git_commit": git_commit(),
+        "git_commit": commit,
         "model_config": model.config.to_dict(),
         "train_config": config.to_dict(),
         "bf16_autocast": uses_autocast(config, torch.device("cpu")),
