@@ -5,10 +5,9 @@ scene stream, a text stage before the pictures, and the word-order term beside C
 after Yuksekgonul et al. 2023's NegCLIP, which adds word-order negatives to CLIP's loss). Two are named:
 
 - ``language-first``, the default and the recipe of the shipped ``fashion-scenes-cpu``: 300 steps of the text
-  tower alone on converse triples, then 1,650 steps of both towers on the binding stream with varied shading and
+  tower alone on converse triples, then 1,900 steps of both towers on the binding stream with varied shading and
   edges (SceneConfig.language_first), the word-order term at weight 1 on every second step. Relation binding
-  81.0% to 83.8% and Fashion-MNIST 85.0% to 86.1% over three seeds, 574 to 642 s on two cores
-  (data/language-first-1650*.json; 1,900 steps: binding 81.2% to 82.8%, 674 to 727 s).
+  81.2% to 82.8% over three seeds (data/language-first-every-2-1900*.json).
 - ``plain``: CLIP's loss alone on the plain stream for one epoch (2,400 steps), the shipped recipe until
   2026-12-07. Binding at chance (51.1%): captions teach colour and category, not who is left of whom.
 
@@ -64,7 +63,7 @@ class Recipe:
 
 RECIPES = {
     "language-first": Recipe(scenes="language-first", text_steps=300, word_order=32, word_order_weight=1.0,
-                             word_order_every=2, max_steps=1650),
+                             word_order_every=2, max_steps=1900),
     "plain": Recipe(),
 }
 DEFAULT_RECIPE = "language-first"

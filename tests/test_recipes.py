@@ -20,7 +20,7 @@ def test_the_default_is_the_shipped_language_first_recipe_and_plain_is_clips_los
     assert DEFAULT_RECIPE == "language-first" and parse() == RECIPES["language-first"]
     shipped = RECIPES["language-first"]
     assert (shipped.text_steps, shipped.word_order, shipped.word_order_weight, shipped.word_order_every,
-            shipped.max_steps) == (300, 32, 1.0, 2, 1650)
+            shipped.max_steps) == (300, 32, 1.0, 2, 1900)
     assert SCENE_STREAMS[shipped.scenes](resolution=64) == SceneConfig.binding(resolution=64, shading=(0.15, 0.55),
                                                                                edge=(3, 10))
     plain = parse("--recipe", "plain")
@@ -53,7 +53,7 @@ def test_an_impossible_recipe_names_its_field(fields, message):
 
 
 def test_the_recipe_stops_the_cpu_schedule_only():
-    """1,650 steps is the cpu schedule's count (128 scenes a step); `--schedule gpu` runs its own ten epochs."""
+    """1,900 steps is the cpu schedule's count (128 scenes a step); `--schedule gpu` runs its own ten epochs."""
     shipped = RECIPES["language-first"]
-    assert recipe_max_steps(shipped, "cpu") == 1650 and recipe_max_steps(shipped, "gpu") is None
+    assert recipe_max_steps(shipped, "cpu") == 1900 and recipe_max_steps(shipped, "gpu") is None
     assert recipe_max_steps(RECIPES["plain"], "cpu") is None
