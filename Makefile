@@ -10,6 +10,7 @@
 #   make bench-model print the model benchmark (forward+backward against open_clip; minutes)
 #   make bench-search print the demo's search benchmark (10,000 images, ms per query)
 #   make bench-cpu-amp print the CPU training benchmark (a scenes step in float32 and in bf16)
+#   make bench-scenes-step print where a step of the shipped scenes recipe spends its time
 #   make clean      remove build outputs and caches (keeps .venv; `make distclean` removes it too)
 
 PYTHON ?= python3
@@ -26,7 +27,7 @@ VOILA_ARGS := --Voila.config_file_paths=app
 PYPROJECT_SHA := $(shell $(PYTHON) -c "import hashlib; print(hashlib.sha256(open('pyproject.toml', 'rb').read()).hexdigest()[:16])")
 STAMP := $(VENV)/.installed-$(PYPROJECT_SHA)
 
-.PHONY: app test test-fast lint book lab notebooks data bench bench-model bench-search bench-cpu-amp clean distclean venv
+.PHONY: app test test-fast lint book lab notebooks data bench bench-model bench-search bench-cpu-amp bench-scenes-step clean distclean venv
 
 app: venv
 	@echo ""
@@ -73,6 +74,9 @@ bench-search: venv
 
 bench-cpu-amp: venv
 	$(BIN)/python benchmarks/bench_cpu_amp.py
+
+bench-scenes-step: venv
+	$(BIN)/python benchmarks/bench_scenes_step.py
 
 venv: $(STAMP)
 

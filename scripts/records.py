@@ -94,4 +94,3 @@ def plain_model(path: str | Path = PLAIN_MODEL) -> Path:
                          "with `python scripts/train_shipped_model.py --recipe plain --record data/plain-recipe.json` "
                          "(about ten minutes), or give --model PATH")
     return path
-

@@ -643,7 +643,12 @@ def test_a_bag_above_a_coat_finds_one_item_above_another(scene_index, scene_mode
     assert len(ranks) == 28 and ranks[len(ranks) // 2] < 400, ranks
 
 
-def test_a_users_own_picture_of_a_red_sneaker_is_named_by_colour_and_item(scene_model):
+@pytest.fixture(scope="module")
+def app_checks(scene_model) -> dict:
+    return sample_checks(scene_model)
+
+
+def test_a_users_own_picture_of_a_red_sneaker_is_named_by_colour_and_item(scene_model, app_checks):
     """Twelve test-set sneakers drawn as a user's own red picture on a plain background: the items preset names the
     item (chance 1 in 10), the colour preset the colour (1 in 11), and among all 110 colour x item phrases the whole
     phrase, "a red sneaker", wins (1 in 110), with the paper's prompt."""
@@ -656,11 +661,11 @@ def test_a_users_own_picture_of_a_red_sneaker_is_named_by_colour_and_item(scene_
     right = {"item": sum(t == items[SNEAKER] for t in top["item"]),
              "colour": sum(t == colours[list(COLOURS).index("red")] for t in top["colour"]),
              "phrase": sum(t == "a red sneaker" for t in top["phrase"])}
-    assert sample_checks(scene_model)["red_sneakers"] == right  # the figures scripts/measure_user_pictures.py records
+    assert app_checks["red_sneakers"] == right  # the figures scripts/measure_user_pictures.py records
     assert right["item"] >= 9 and right["colour"] >= 11 and right["phrase"] >= 9, top
 
 
-def test_users_pictures_of_held_out_pairs_are_named_far_above_chance(scene_model):
+def test_users_pictures_of_held_out_pairs_are_named_far_above_chance(app_checks):
     """A pair no training image or caption showed (a blue bag, a red sandal: HELDOUT_COMBOS) in a user's picture:
     the committed sample's 100 items of each held-out category drawn in its held-out colour, 500 pictures. The
     shipped model names the colour of most, and the item and the whole phrase far above chance, but less often
@@ -673,9 +678,8 @@ def test_users_pictures_of_held_out_pairs_are_named_far_above_chance(scene_model
     (data/user-pictures-steps.json, whose `app_checks` are sample_checks' figures for every run measured)."""
     held = [colour for colour, category in HELDOUT_COMBOS if colour in USER_COLOURS]
     assert len(held) == 5  # every held-out pair but the yellow dress (no user colour is yellow)
-    checks = sample_checks(scene_model)
-    mean = checks["heldout_pairs"]
-    assert checks["heldout_pictures"] == 500  # 100 sample items of each of the five categories
+    mean = app_checks["heldout_pairs"]
+    assert app_checks["heldout_pictures"] == 500  # 100 sample items of each of the five categories
     assert mean["item"] >= 0.3 and mean["colour"] >= 0.7 and mean["phrase"] >= 0.25, mean  # chance 0.1, 0.09, 0.009
 
 

@@ -1,0 +1,89 @@
+"""Where a step of the shipped scenes recipe spends its time, and what a fused AdamW would save, same run.
+
+Run from the repository root:  make bench-scenes-step   (or  .venv/bin/python benchmarks/bench_scenes_step.py)
+
+The step is the language-first recipe's (minclip.recipes, the shipped `fashion-scenes-cpu`): the `cpu` preset at
+64 pixels, 128 scenes of its stream (SceneConfig.language_first, drawn from the committed test sample, so no
+download) rendered and captioned on the fly, CLIP's loss plus the word-order term on every second step
+(minclip.word_order.WordOrderStep), under bf16 autocast where the CPU has bf16, backward, gradient clipping and
+AdamW, as minclip.train runs it. Each of ``--steps`` steps is timed in four parts: building the batch, the
+forward pass and loss, backward, and clipping plus the update; it prints the median milliseconds of each and its
+share of the step. The ten-minute budget of issue 11 is these steps times the recipe's count, plus its text stage.
+
+PyTorch's AdamW runs one tensor at a time on a CPU unless asked; `fused=True` does the whole update in one kernel.
+The last lines time both updates on the model's own gradients, interleaved, and print the ratio (above 1: fused
+is faster). minclip.train does not use it: it changes the last bits of every training run, and so of every record.
+"""
+
+import argparse
+import statistics
+import time
+
+import torch
+
+from minclip.datasets import collate
+from minclip.recipes import RECIPES, SCENE_STREAMS
+from minclip.scenes import FashionScenes
+from minclip.train import TrainConfig, cpu_has_bf16, new_model, param_groups
+from minclip.train_cli import model_config, objective
+
+PARTS = ("batch", "forward", "backward", "update")
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--threads", type=int, default=2, help="torch.set_num_threads (default 2, as shipped)")
+    parser.add_argument("--steps", type=int, default=40, help="timed steps (default 40, after 5 untimed)")
+    args = parser.parse_args()
+    torch.set_num_threads(args.threads)
+    torch.set_flush_denormal(True)  # as minclip.train does on a CPU
+    recipe, warm = RECIPES["language-first"], 5
+    model = new_model(model_config("cpu", "fashion-scenes"), seed=0).train()
+    data = FashionScenes.sample("train", n=128 * (args.steps + warm),
+                                config=SCENE_STREAMS[recipe.scenes](resolution=model.config.image_resolution))
+    step = objective("fashion-scenes", model, data, recipe)
+    forward, config, amp = step.module(), TrainConfig.cpu(), cpu_has_bf16()
+    optimizer = torch.optim.AdamW(param_groups(model, config.weight_decay), lr=1e-4, betas=(0.9, 0.98), eps=1e-6)
+    times = {part: [] for part in PARTS}
+    for s in range(args.steps + warm):
+        clock = [time.perf_counter()]
+        batch = collate([data[i] for i in range(128 * s, 128 * (s + 1))])
+        clock.append(time.perf_counter())
+        step.set_step(s)
+        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=amp):
+            loss = step.loss(forward, batch, lambda x, made_here=True: x)
+        clock.append(time.perf_counter())
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        clock.append(time.perf_counter())
+        torch.nn.utils.clip_grad_norm_(model.parameters(), config.grad_clip)
+        optimizer.step()
+        step.after_step()
+        clock.append(time.perf_counter())
+        if s >= warm:
+            for part, start, end in zip(PARTS, clock, clock[1:]):
+                times[part].append(1000 * (end - start))
+    medians = {part: statistics.median(t) for part, t in times.items()}
+    total = sum(medians.values())
+    print(f"a step of the language-first recipe, {args.threads} threads, bf16 autocast: {amp}, "
+          f"median of {args.steps} steps")
+    for part in PARTS:
+        print(f"  {part:<9}{medians[part]:7.1f} ms  {medians[part] / total:5.1%}")
+    print(f"  {'step':<9}{total:7.1f} ms  ({recipe.max_steps} steps: {total * recipe.max_steps / 1000:.0f} s)")
+
+    updates = {name: torch.optim.AdamW(param_groups(model, config.weight_decay), lr=1e-4, betas=(0.9, 0.98),
+                                       eps=1e-6, **kwargs)
+               for name, kwargs in (("one tensor at a time", {"foreach": False}), ("fused", {"fused": True}))}
+    spent = {name: [] for name in updates}
+    for _ in range(5):  # interleaved rounds of 20 updates each, on the last step's gradients
+        for name, update in updates.items():
+            start = time.perf_counter()
+            for _ in range(20):
+                update.step()
+            spent[name].append(1000 * (time.perf_counter() - start) / 20)
+    default, fused = (statistics.median(spent[name]) for name in updates)
+    print(f"AdamW update: one tensor at a time {default:.1f} ms, fused {fused:.1f} ms, ratio {default / fused:.2f}x")
+
+
+if __name__ == "__main__":
+    main()
