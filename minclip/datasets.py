@@ -21,6 +21,7 @@ look to the model like any other photo.
 
 from __future__ import annotations
 
+import functools
 import random
 from pathlib import Path
 
@@ -48,10 +49,15 @@ SAMPLE_PATH = asset("fashion_mnist_sample.npz")
 # pixels -> model input
 
 
+@functools.cache
+def _mean_std(dtype: torch.dtype) -> tuple[torch.Tensor, torch.Tensor]:
+    """OpenAI's mean and std as (3, 1, 1) tensors of `dtype`, made once: normalize runs for every image."""
+    return (torch.tensor(OPENAI_MEAN, dtype=dtype).view(3, 1, 1), torch.tensor(OPENAI_STD, dtype=dtype).view(3, 1, 1))
+
+
 def normalize(x: torch.Tensor) -> torch.Tensor:
     """(3, H, W) or (B, 3, H, W) floats in [0, 1] -> OpenAI's normalisation, (x - mean) / std per channel."""
-    mean = torch.tensor(OPENAI_MEAN, dtype=x.dtype).view(3, 1, 1)
-    std = torch.tensor(OPENAI_STD, dtype=x.dtype).view(3, 1, 1)
+    mean, std = _mean_std(x.dtype)
     return (x - mean) / std
 
 

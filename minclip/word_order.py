@@ -145,7 +145,7 @@ def teach_word_order(model, dataset, steps: int, triples: int = 128, lr: float =
         raise ValueError(f"word order: steps >= 0, triples >= 1 and lr > 0, got {steps}, {triples} and {lr}")
     rng = random.Random(seed)
     params = [p for name, p in model.named_parameters() if not name.startswith("visual.") and name != "logit_scale"]
-    optimizer = torch.optim.AdamW(params, lr=lr, weight_decay=0.1)
+    optimizer = torch.optim.AdamW(params, lr=lr, weight_decay=0.1, foreach=True)  # as minclip.train's
     device = next(model.parameters()).device
     model.train()
     loss = torch.tensor(float("nan"))
