@@ -1,12 +1,12 @@
 """Training on a CPU under tcmalloc: the same weights, sooner.
 
 A training step on a CPU allocates and frees thousands of small tensors (activations, their bf16 copies under
-autocast, gradients). glibc's malloc serves them slowly; Google's tcmalloc (gperftools) keeps per-thread caches of
-freed blocks and serves them again at once. PyTorch's CPU performance tuning guide recommends it, as Intel's
+autocast, gradients). Google's tcmalloc (gperftools) keeps per-thread caches of freed blocks and hands them out
+again at once, sooner than glibc's malloc does. PyTorch's CPU performance tuning guide recommends it, as Intel's
 does (https://pytorch.org/tutorials/recipes/recipes/tuning_guide.html, "Switch Memory allocator"). An allocator
 decides where numbers live, never what they are: a run under tcmalloc writes the same weights, bit for bit
 (tests/test_allocator.py, and the shipped fashion-scenes-cpu retrained both ways, data/README.md). On the 2-core
-machine a step of the scenes recipe is 1.1 to 1.2 times as fast (`make bench-allocator`).
+Intel Xeon a step of the scenes recipe is 1.14 times as fast (`make bench-allocator`, the README's figures).
 
 A running process cannot change its allocator, so `use_tcmalloc` starts the command again with the library in
 LD_PRELOAD, where one is installed (Debian and Ubuntu: `apt-get install libtcmalloc-minimal4`; conda:
