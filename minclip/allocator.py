@@ -28,14 +28,10 @@ _NAMES = ("tcmalloc_minimal", "tcmalloc")  # gperftools' two builds: without and
 def find_tcmalloc() -> str | None:
     """The path (or, from the loader's cache, the file name) of an installed tcmalloc, else None: the Python
     environment's lib folder first (conda's gperftools), then the system's libraries."""
-    for name in _NAMES:
-        for candidate in sorted(Path(sys.prefix, "lib").glob(f"lib{name}.so*")):
-            return str(candidate)
-    for name in _NAMES:
-        found = ctypes.util.find_library(name)
-        if found:
-            return found
-    return None
+    own = [path for name in _NAMES for path in sorted(Path(sys.prefix, "lib").glob(f"lib{name}.so*"))]
+    if own:
+        return str(own[0])
+    return next(filter(None, map(ctypes.util.find_library, _NAMES)), None)
 
 
 def tcmalloc_loaded() -> bool:
