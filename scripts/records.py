@@ -34,6 +34,26 @@ def machine_name(device: torch.device | str = "cpu") -> str:
     return platform.processor() or platform.machine()
 
 
+def host_details(cpuinfo: Path = Path("/proc/cpuinfo"), cache: Path = Path("/sys/devices/system/cpu/cpu0/cache")
+                 ) -> str | None:
+    """Which CPU a timing ran on, beyond its model name: a virtual machine's "Intel(R) Xeon(R) Processor" names
+    hosts of different speeds (the shipped scenes recipe took 688 s on one and 548 s on another), so records
+    carry the CPU family, model and last-level cache too, e.g. "family 6 model 167, L3 480 MiB"; None where Linux
+    does not say."""
+    if not cpuinfo.exists():
+        return None
+    fields = dict(line.split(":", 1) for line in cpuinfo.read_text().split("\n\n")[0].splitlines() if ":" in line)
+    fields = {key.strip(): value.strip() for key, value in fields.items()}
+    details = [f"family {fields['cpu family']} model {fields['model']}"] if "model" in fields else []
+    levels = sorted(cache.glob("index*/level"), key=lambda level: int(level.read_text()))
+    if levels:  # the highest level's size, "491520K" as the kernel writes it
+        size = (levels[-1].parent / "size").read_text().strip()
+        kib = int(size[:-1]) if size.endswith("K") and size[:-1].isdigit() else None
+        size = f"{kib // 1024} MiB" if kib and kib % 1024 == 0 else size
+        details.append(f"L{levels[-1].read_text().strip()} {size}")
+    return ", ".join(details) or None
+
+
 def git_commit() -> str | None:
     """The checkout's HEAD commit, with "-dirty" when tracked files differ from it (the code that ran is then not
     that commit's), or None outside a git checkout (or without git)."""
@@ -75,7 +95,8 @@ def finish_record(path: str | Path, script: str, record: dict, started: float, t
     date, the seconds since `started` (time.perf_counter()) and the machine. Writes the record and says where."""
     record = {"command": " ".join([f"python scripts/{script}", *sys.argv[1:]]), "git_commit": git_commit(),
               "date": time.strftime("%Y-%m-%d"), **record, "seconds": round(time.perf_counter() - started, 1),
-              "machine": {"cpu": machine_name("cpu"), "threads": threads, "torch": torch.__version__}}
+              "machine": {"cpu": machine_name("cpu"), "host": host_details(), "threads": threads,
+                          "torch": torch.__version__}}
     write_record(path, record)
     print(f"wrote {path} in {record['seconds']:.0f} s")
     return record

@@ -60,7 +60,7 @@ from minclip.train_cli import (  # noqa: E402
 )
 from minclip.word_order import TEXT_STAGE_LR, converse_over_swap, converse_triples  # noqa: E402
 from minclip.zeroshot import zero_shot_classifier, zero_shot_eval  # noqa: E402
-from scripts.records import git_commit, machine_name, write_record  # noqa: E402
+from scripts.records import git_commit, host_details, machine_name, write_record  # noqa: E402
 
 MODELS = {"fashion-scenes-cpu": "fashion-scenes", "fashion-mnist-cpu": "fashion-mnist",
           "fashion-mnist-gpu": "fashion-mnist"}  # (the GPU model is trained by scripts/gpu_figures.py)
@@ -215,8 +215,8 @@ def main() -> int:
         "train_seconds": round(train_seconds, 1),
         "history": history,
         **measure(shipped, dataset),
-        "machine": {"cpu": machine_name("cpu"), "threads": args.threads, "allocator": allocator_name(),
-                    "torch": torch.__version__, "python": platform.python_version()},
+        "machine": {"cpu": machine_name("cpu"), "host": host_details(), "threads": args.threads,
+                    "allocator": allocator_name(), "torch": torch.__version__, "python": platform.python_version()},
         "date": time.strftime("%Y-%m-%d"),
     }
     write_record(record_path, record)
