@@ -36,10 +36,10 @@ def machine_name(device: torch.device | str = "cpu") -> str:
 
 def host_details(cpuinfo: Path = Path("/proc/cpuinfo"), cache: Path = Path("/sys/devices/system/cpu/cpu0/cache")
                  ) -> str | None:
-    """Which CPU a timing ran on, beyond its model name: a virtual machine's "Intel(R) Xeon(R) Processor" names
-    hosts of different speeds (the shipped scenes recipe took 688 s on one and 548 s on another), so records
-    carry the CPU family, model and last-level cache too, e.g. "family 6 model 167, L3 480 MiB"; None where Linux
-    does not say."""
+    """Which CPU a timing ran on, beyond its model name: a virtual machine reports "Intel(R) Xeon(R) Processor"
+    whatever its host, and timings move with it (the shipped scenes recipe: 548 to 727 s, the same weights), so
+    records carry the CPU family, model and last-level cache too, e.g. "family 6 model 167, L3 480 MiB"; None
+    where Linux does not say."""
     if not cpuinfo.exists():
         return None
     fields = dict(line.split(":", 1) for line in cpuinfo.read_text().split("\n\n")[0].splitlines() if ":" in line)
