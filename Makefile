@@ -12,6 +12,7 @@
 #   make bench-cpu-amp print the CPU training benchmark (a scenes step in float32 and in bf16)
 #   make bench-scenes-step print where a step of the shipped scenes recipe spends its time
 #   make bench-allocator print how much sooner that step runs under tcmalloc (minclip.allocator)
+#   make bench-compile print what torch.compile would buy that step, and what it costs to compile
 #   make clean      remove build outputs and caches (keeps .venv; `make distclean` removes it too)
 
 PYTHON ?= python3
@@ -28,7 +29,7 @@ VOILA_ARGS := --Voila.config_file_paths=app
 PYPROJECT_SHA := $(shell $(PYTHON) -c "import hashlib; print(hashlib.sha256(open('pyproject.toml', 'rb').read()).hexdigest()[:16])")
 STAMP := $(VENV)/.installed-$(PYPROJECT_SHA)
 
-.PHONY: app test test-fast lint book lab notebooks data bench bench-model bench-search bench-cpu-amp bench-scenes-step bench-allocator clean distclean venv
+.PHONY: app test test-fast lint book lab notebooks data bench bench-model bench-search bench-cpu-amp bench-scenes-step bench-allocator bench-compile clean distclean venv
 
 app: venv
 	@echo ""
@@ -81,6 +82,9 @@ bench-scenes-step: venv
 
 bench-allocator: venv
 	$(BIN)/python benchmarks/bench_allocator.py
+
+bench-compile: venv
+	$(BIN)/python benchmarks/bench_compile.py
 
 venv: $(STAMP)
 
