@@ -44,7 +44,8 @@ def host_details(cpuinfo: Path = Path("/proc/cpuinfo"), cache: Path = Path("/sys
         return None
     fields = dict(line.split(":", 1) for line in cpuinfo.read_text().split("\n\n")[0].splitlines() if ":" in line)
     fields = {key.strip(): value.strip() for key, value in fields.items()}
-    details = [f"family {fields['cpu family']} model {fields['model']}"] if "model" in fields else []
+    details = ([f"family {fields['cpu family']} model {fields['model']}"]
+               if "cpu family" in fields and "model" in fields else [])  # x86; an Arm CPU says neither
     levels = sorted(cache.glob("index*/level"), key=lambda level: int(level.read_text()))
     if levels:  # the highest level's size, "491520K" as the kernel writes it
         size = (levels[-1].parent / "size").read_text().strip()

@@ -46,6 +46,13 @@ def test_host_details_without_cpuinfo_or_caches(tmp_path):
     assert host_details(cpuinfo, cache) == "family 6 model 167"
 
 
-@pytest.mark.skipif(platform.system() != "Linux", reason="reads /proc and /sys")
+def test_host_details_of_a_cpu_that_names_no_family(tmp_path):
+    host_details = load_script("records").host_details
+    (tmp_path / "cpuinfo").write_text("processor\t: 0\nCPU implementer\t: 0x41\nCPU part\t: 0xd0c\n")
+    assert host_details(tmp_path / "cpuinfo", tmp_path / "none") is None
+
+
+@pytest.mark.skipif(platform.system() != "Linux" or platform.machine() != "x86_64",
+                    reason="reads an x86 CPU's family and model from /proc")
 def test_host_details_on_this_machine():
     assert load_script("records").host_details().startswith("family ")
