@@ -4,15 +4,15 @@ Run from the repository root:  make bench-compile   (or  .venv/bin/python benchm
 
 minclip.train runs eagerly on a CPU. This compiles the two towers of the language-first recipe's model (the
 image tower for its one input shape, the text transformer for any caption length: dynamic=True) and runs the
-recipe's step as benchmarks/bench_scenes_step.py does (128 scenes of its stream from the committed sample, CLIP's
+recipe's step of benchmarks/bench_scenes_step.py (128 scenes of its stream from the committed sample, CLIP's
 loss and the word-order term on every second step, bf16 autocast where the CPU has it, AdamW), in two fresh
 processes under tcmalloc where it is installed, as the training commands run (minclip.allocator), that share an
-empty inductor cache (TORCHINDUCTOR_CACHE_DIR): the first compiles from nothing, as a
-user's first run would; the second finds the first one's kernels. Each process times its first ten compiled
-steps (the compile inside them), then alternates blocks of eager and compiled steps and prints the medians; the
-ratio is eager over compiled (above 1: compiled is faster), and the last lines say what each would make of the
-recipe's 1,900 steps. Compiled steps do not give the eager steps' numbers bit for bit, so every record would
-change: minclip does not compile on a CPU.
+empty inductor cache (TORCHINDUCTOR_CACHE_DIR): the first compiles from nothing, as a user's first run would;
+the second finds the first one's kernels. Each process times its first ten compiled steps (the compile inside
+them), then alternates blocks of eager and compiled steps and prints the medians; the ratio is eager over
+compiled (above 1: compiled is faster), and the last lines say what each would make of the recipe's 1,900
+steps. Compiled steps do not give the eager steps' numbers bit for bit, so every record would change: minclip
+does not compile on a CPU.
 """
 
 import argparse
@@ -32,25 +32,14 @@ FIRST = 10  # compiled steps timed with the compile inside them
 def child(rounds: int, block: int) -> dict:
     """In a fresh process: the compile's seconds, and median eager and compiled steps (ms)."""
     import torch
+    from bench_scenes_step import RecipeStep  # this folder is the script's, first on sys.path
 
     from minclip.allocator import allocator_name
-    from minclip.datasets import collate
-    from minclip.recipes import RECIPES, SCENE_STREAMS
-    from minclip.scenes import FashionScenes
-    from minclip.train import TrainConfig, cpu_has_bf16, new_model, param_groups
-    from minclip.train_cli import model_config, objective
 
     torch.set_num_threads(2)
     torch.set_flush_denormal(True)  # as minclip.train does on a CPU
-    recipe, config, amp = RECIPES["language-first"], TrainConfig.cpu(), cpu_has_bf16()
-    model = new_model(model_config("cpu", "fashion-scenes"), seed=0).train()
-    steps = 3 + FIRST + 2 * rounds * block
-    data = FashionScenes.sample("train", n=128 * steps, config=SCENE_STREAMS[recipe.scenes](
-        resolution=model.config.image_resolution))
-    step = objective("fashion-scenes", model, data, recipe)
-    forward = step.module()
-    optimizer = torch.optim.AdamW(param_groups(model, config.weight_decay), lr=1e-5, betas=(0.9, 0.98), eps=1e-6,
-                                  foreach=True)
+    step = RecipeStep(3 + FIRST + 2 * rounds * block)
+    model = step.model
     eager = model.visual, model.transformer
     compiled = torch.compile(model.visual, dynamic=False), torch.compile(model.transformer, dynamic=True)
 
@@ -58,15 +47,7 @@ def child(rounds: int, block: int) -> dict:
         model.visual, model.transformer = towers
         start = time.perf_counter()
         for s in range(first, first + count):
-            batch = collate([data[i] for i in range(128 * s, 128 * (s + 1))])
-            step.set_step(s)
-            with torch.autocast("cpu", dtype=torch.bfloat16, enabled=amp):
-                loss = step.loss(forward, batch, lambda x, made_here=True: x)
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            torch.nn.utils.clip_grad_norm_(model.parameters(), config.grad_clip)
-            optimizer.step()
-            step.after_step()
+            step.run(s)
         return time.perf_counter() - start
 
     run(0, 3, eager)  # warm
@@ -78,8 +59,8 @@ def child(rounds: int, block: int) -> dict:
             times[name].append(1000 * run(s, block, towers) / block)
             s += block
     eager_ms, compiled_ms = (statistics.median(times[name]) for name in ("eager", "compiled"))
-    return {"first_steps_s": first, "compile_s": first - FIRST * compiled_ms / 1000, "eager_ms": eager_ms,
-            "compiled_ms": compiled_ms, "allocator": allocator_name(), "bf16": amp}
+    return {"compile_s": first - FIRST * compiled_ms / 1000, "eager_ms": eager_ms,
+            "compiled_ms": compiled_ms, "allocator": allocator_name(), "bf16": step.amp}
 
 
 def main():

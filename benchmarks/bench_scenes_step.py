@@ -34,6 +34,37 @@ from minclip.train_cli import model_config, objective
 PARTS = ("batch", "forward", "backward", "update")
 
 
+class RecipeStep:
+    """The language-first recipe's step as minclip.train runs it, on `batches` batches of 128 scenes of its stream
+    (drawn from the committed sample): `run(s, mark)` makes batch s and takes the step, calling `mark()` after
+    each of the four PARTS. benchmarks/bench_compile.py runs the same step with its towers compiled."""
+
+    def __init__(self, batches: int):
+        self.recipe = RECIPES["language-first"]
+        self.model = new_model(model_config("cpu", "fashion-scenes"), seed=0).train()
+        self.data = FashionScenes.sample("train", n=128 * batches, config=SCENE_STREAMS[self.recipe.scenes](
+            resolution=self.model.config.image_resolution))
+        self.objective = objective("fashion-scenes", self.model, self.data, self.recipe)
+        self.forward, self.config, self.amp = self.objective.module(), TrainConfig.cpu(), cpu_has_bf16()
+        self.optimizer = torch.optim.AdamW(param_groups(self.model, self.config.weight_decay), lr=1e-4,
+                                           betas=(0.9, 0.98), eps=1e-6, foreach=True)  # as minclip.train
+
+    def run(self, s: int, mark=lambda: None) -> None:
+        batch = collate([self.data[i] for i in range(128 * s, 128 * (s + 1))])
+        mark()
+        self.objective.set_step(s)
+        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=self.amp):
+            loss = self.objective.loss(self.forward, batch, lambda x, made_here=True: x)
+        mark()
+        self.optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        mark()
+        torch.nn.utils.clip_grad_norm_(self.model.parameters(), self.config.grad_clip)
+        self.optimizer.step()
+        self.objective.after_step()
+        mark()
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--threads", type=int, default=2, help="torch.set_num_threads (default 2, as shipped)")
@@ -41,30 +72,13 @@ def main():
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     torch.set_flush_denormal(True)  # as minclip.train does on a CPU
-    recipe, warm = RECIPES["language-first"], 5
-    model = new_model(model_config("cpu", "fashion-scenes"), seed=0).train()
-    data = FashionScenes.sample("train", n=128 * (args.steps + warm),
-                                config=SCENE_STREAMS[recipe.scenes](resolution=model.config.image_resolution))
-    step = objective("fashion-scenes", model, data, recipe)
-    forward, config, amp = step.module(), TrainConfig.cpu(), cpu_has_bf16()
-    optimizer = torch.optim.AdamW(param_groups(model, config.weight_decay), lr=1e-4, betas=(0.9, 0.98), eps=1e-6,
-                                  foreach=True)  # as minclip.train
+    warm = 5
+    step = RecipeStep(args.steps + warm)
+    recipe, model, config, amp = step.recipe, step.model, step.config, step.amp
     times = {part: [] for part in PARTS}
     for s in range(args.steps + warm):
         clock = [time.perf_counter()]
-        batch = collate([data[i] for i in range(128 * s, 128 * (s + 1))])
-        clock.append(time.perf_counter())
-        step.set_step(s)
-        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=amp):
-            loss = step.loss(forward, batch, lambda x, made_here=True: x)
-        clock.append(time.perf_counter())
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        clock.append(time.perf_counter())
-        torch.nn.utils.clip_grad_norm_(model.parameters(), config.grad_clip)
-        optimizer.step()
-        step.after_step()
-        clock.append(time.perf_counter())
+        step.run(s, lambda clock=clock: clock.append(time.perf_counter()))
         if s >= warm:
             for part, start, end in zip(PARTS, clock, clock[1:]):
                 times[part].append(1000 * (end - start))
